@@ -1,0 +1,59 @@
+package history
+
+import (
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/holiman/uint256"
+)
+
+// Account is the part of an account a block sets directly. The storage root
+// is not part of it: ingest computes it from the storage changes.
+type Account struct {
+	Nonce    uint64
+	Balance  *uint256.Int // never nil
+	CodeHash common.Hash  // types.EmptyCodeHash for an account without code
+}
+
+// AccountChange is what one block did to one account.
+//
+// Deleted means the account does not exist after the block; its storage is
+// wiped and Account and Storage are ignored. Otherwise Account, if non-nil,
+// replaces nonce, balance and code hash (nil keeps them, or creates a zero
+// account if there was none), Wiped drops all storage the account had before
+// the block (an account destroyed and re-created within the block), and
+// Storage then applies.
+type AccountChange struct {
+	Deleted bool
+	Wiped   bool
+	Account *Account
+	// Storage maps keccak256(slot) to the slot's new value; the zero hash
+	// clears the slot.
+	Storage map[common.Hash]common.Hash
+}
+
+// BlockUpdate is one block and the state change it makes: the unit of ingest.
+// Producers fill it; history verifies and stores it.
+type BlockUpdate struct {
+	// Header is the sealed header. Header.Root is the post-state root that
+	// ingest must reproduce.
+	Header *types.Header
+	// Transactions and Receipts are the block body and its receipts. Either
+	// may be nil when the producer does not have them (a state-only source);
+	// when both are set they have the same length.
+	Transactions types.Transactions
+	Receipts     types.Receipts
+	// Accounts maps keccak256(address) to the change of that account.
+	Accounts map[common.Hash]*AccountChange
+	// Codes holds every contract code the block introduces, by code hash.
+	Codes map[common.Hash][]byte
+}
+
+// Number is the block number of the update.
+func (u *BlockUpdate) Number() uint64 { return u.Header.Number.Uint64() }
+
+// Head identifies the newest block a store holds.
+type Head struct {
+	Number uint64
+	Hash   common.Hash
+	Root   common.Hash
+}
