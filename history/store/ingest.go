@@ -1,0 +1,332 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
+	"github.com/ethereum/go-ethereum/trie/trienode"
+
+	"github.com/strata-chain/strata/history"
+)
+
+// Ingest implements history.Ingester: it applies u to the tries as of the
+// head with go-ethereum's trie package, checks the resulting root against
+// u.Header.Root and, only then, commits every new version, the block and the
+// head marker in one batch.
+func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
+	if u == nil || u.Header == nil || u.Header.Number == nil {
+		return fmt.Errorf("ingest: update without header")
+	}
+	if u.Transactions != nil && u.Receipts != nil && len(u.Transactions) != len(u.Receipts) {
+		return fmt.Errorf("ingest block %d: %d transactions but %d receipts", u.Number(), len(u.Transactions), len(u.Receipts))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.ingestMu.Lock()
+	defer s.ingestMu.Unlock()
+	if s.closed.Load() {
+		return history.ErrClosed
+	}
+	n := u.Number()
+	parentRoot := types.EmptyRootHash
+	head := s.head.Load()
+	switch {
+	case head == nil && n != 0:
+		return &history.NotNextError{Head: history.Head{}, Number: n, ParentHash: u.Header.ParentHash}
+	case head != nil && (n != head.Number+1 || u.Header.ParentHash != head.Hash):
+		return &history.NotNextError{Head: *head, Number: n, ParentHash: u.Header.ParentHash}
+	case head != nil:
+		parentRoot = head.Root
+	}
+	var parent *state
+	if head != nil {
+		var err error
+		if parent, err = s.openState(head.Number, head.Root); err != nil {
+			return err
+		}
+		defer parent.Close()
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	w := &blockWriter{batch: b, block: n}
+	root, err := w.applyState(parent, parentRoot, u)
+	if err != nil {
+		return fmt.Errorf("ingest block %d: %w", n, err)
+	}
+	hash := u.Header.Hash()
+	if root != u.Header.Root {
+		return &history.RootMismatchError{Number: n, Hash: hash, Want: u.Header.Root, Computed: root}
+	}
+	if err := w.writeBlock(u, hash); err != nil {
+		return fmt.Errorf("ingest block %d: %w", n, err)
+	}
+	newHead := history.Head{Number: n, Hash: hash, Root: root}
+	if err := b.Set(metaKey(metaHead), encodeHead(newHead), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(s.writeOpts()); err != nil {
+		return fmt.Errorf("ingest block %d: commit: %w", n, err)
+	}
+	s.head.Store(&newHead)
+	return nil
+}
+
+func (s *Store) writeOpts() *pebble.WriteOptions {
+	if s.cfg.NoSync {
+		return pebble.NoSync
+	}
+	return pebble.Sync
+}
+
+// blockWriter accumulates one block's writes and its changeset.
+type blockWriter struct {
+	batch   *pebble.Batch
+	block   uint64
+	changes [][]byte // unversioned items written at block; the changeset
+}
+
+// put writes the version of item at the writer's block.
+func (w *blockWriter) put(item, value []byte) error {
+	w.changes = append(w.changes, item)
+	return w.batch.Set(versioned(item, w.block), value, nil)
+}
+
+func (w *blockWriter) putNodes(set *trienode.NodeSet) error {
+	if set == nil {
+		return nil
+	}
+	var err error
+	set.ForEachWithOrder(func(path string, n *trienode.Node) {
+		if err == nil {
+			err = w.put(nodeItem(set.Owner, []byte(path)), n.Blob)
+		}
+	})
+	return err
+}
+
+// applyState applies the account changes of u on top of parent (nil for the
+// genesis) and returns the new state root. Accounts are processed in hash
+// order so the batch is deterministic.
+func (w *blockWriter) applyState(parent *state, parentRoot common.Hash, u *history.BlockUpdate) (common.Hash, error) {
+	var nodes trieNodes = emptyNodes{}
+	if parent != nil {
+		nodes = parent.Nodes()
+	}
+	accTrie, err := trie.New(trie.StateTrieID(parentRoot), nodes)
+	if err != nil {
+		return common.Hash{}, fmt.Errorf("open account trie %s: %w", parentRoot, err)
+	}
+	keys := make([]common.Hash, 0, len(u.Accounts))
+	for k := range u.Accounts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
+	for _, addrHash := range keys {
+		ch := u.Accounts[addrHash]
+		if ch == nil {
+			return common.Hash{}, fmt.Errorf("account %s: nil change", addrHash)
+		}
+		var prev *types.StateAccount
+		if parent != nil {
+			if prev, err = parent.Account(addrHash); err != nil {
+				return common.Hash{}, err
+			}
+		}
+		storageRoot := types.EmptyRootHash
+		if prev != nil {
+			storageRoot = prev.Root
+		}
+		if (ch.Deleted || ch.Wiped) && storageRoot != types.EmptyRootHash {
+			if err := w.wipeStorage(nodes, parentRoot, addrHash, storageRoot); err != nil {
+				return common.Hash{}, err
+			}
+			storageRoot = types.EmptyRootHash
+		}
+		if ch.Deleted {
+			if prev == nil {
+				continue // nothing existed, nothing to delete
+			}
+			if err := accTrie.Delete(addrHash[:]); err != nil {
+				return common.Hash{}, fmt.Errorf("delete account %s: %w", addrHash, err)
+			}
+			if err := w.put(accountItem(addrHash), nil); err != nil {
+				return common.Hash{}, err
+			}
+			continue
+		}
+		if len(ch.Storage) > 0 {
+			if storageRoot, err = w.applyStorage(nodes, parentRoot, addrHash, storageRoot, ch.Storage); err != nil {
+				return common.Hash{}, err
+			}
+		}
+		acc := types.StateAccount{Balance: new(uint256Int), CodeHash: types.EmptyCodeHash.Bytes()}
+		if prev != nil {
+			acc = *prev
+		}
+		acc.Root = storageRoot
+		if ch.Account != nil {
+			acc.Nonce = ch.Account.Nonce
+			acc.Balance = ch.Account.Balance.Clone()
+			acc.CodeHash = ch.Account.CodeHash.Bytes()
+		}
+		full, err := rlp.EncodeToBytes(&acc)
+		if err != nil {
+			return common.Hash{}, err
+		}
+		if err := accTrie.Update(addrHash[:], full); err != nil {
+			return common.Hash{}, fmt.Errorf("update account %s: %w", addrHash, err)
+		}
+		if err := w.put(accountItem(addrHash), types.SlimAccountRLP(acc)); err != nil {
+			return common.Hash{}, err
+		}
+	}
+	root, set := accTrie.Commit(false)
+	if err := w.putNodes(set); err != nil {
+		return common.Hash{}, err
+	}
+	return root, nil
+}
+
+// applyStorage applies slot changes to the storage trie of addrHash at root
+// and returns the new storage root.
+func (w *blockWriter) applyStorage(nodes trieNodes, stateRoot, addrHash, root common.Hash, slots map[common.Hash]common.Hash) (common.Hash, error) {
+	tr, err := trie.New(trie.StorageTrieID(stateRoot, addrHash, root), nodes)
+	if err != nil {
+		return common.Hash{}, fmt.Errorf("open storage trie of %s at %s: %w", addrHash, root, err)
+	}
+	keys := make([]common.Hash, 0, len(slots))
+	for k := range slots {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
+	for _, k := range keys {
+		v := slots[k]
+		if v == (common.Hash{}) {
+			err = tr.Delete(k[:])
+		} else {
+			err = tr.Update(k[:], encodeStorageLeaf(v))
+		}
+		if err != nil {
+			return common.Hash{}, fmt.Errorf("storage %s/%s: %w", addrHash, k, err)
+		}
+		if err := w.put(slotItem(addrHash, k), encodeSlotValue(v)); err != nil {
+			return common.Hash{}, err
+		}
+	}
+	newRoot, set := tr.Commit(false)
+	if err := w.putNodes(set); err != nil {
+		return common.Hash{}, err
+	}
+	return newRoot, nil
+}
+
+// wipeStorage writes deletion markers for every node and slot of the storage
+// trie of addrHash at root. It must run before any new storage of the account
+// is written at the same block, so the new versions win.
+func (w *blockWriter) wipeStorage(nodes trieNodes, stateRoot, addrHash, root common.Hash) error {
+	tr, err := trie.New(trie.StorageTrieID(stateRoot, addrHash, root), nodes)
+	if err != nil {
+		return fmt.Errorf("open storage trie of %s to wipe: %w", addrHash, err)
+	}
+	it, err := tr.NodeIterator(nil)
+	if err != nil {
+		return err
+	}
+	for it.Next(true) {
+		if it.Hash() != (common.Hash{}) {
+			if err := w.put(nodeItem(addrHash, it.Path()), nil); err != nil {
+				return err
+			}
+		}
+		if it.Leaf() {
+			if err := w.put(slotItem(addrHash, common.BytesToHash(it.LeafKey())), nil); err != nil {
+				return err
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("wipe storage of %s: %w", addrHash, err)
+	}
+	return nil
+}
+
+// writeBlock writes the header, body, receipts, lookups, code and changeset.
+func (w *blockWriter) writeBlock(u *history.BlockUpdate, hash common.Hash) error {
+	b, n := w.batch, w.block
+	for codeHash, code := range u.Codes {
+		if err := b.Set(hashKey(codePrefix, codeHash), code, nil); err != nil {
+			return err
+		}
+	}
+	hdr, err := rlp.EncodeToBytes(u.Header)
+	if err != nil {
+		return fmt.Errorf("encode header: %w", err)
+	}
+	if err := b.Set(blockKey(headerPrefix, n), hdr, nil); err != nil {
+		return err
+	}
+	if err := b.Set(hashKey(hashPrefix, hash), encodeBlock(n), nil); err != nil {
+		return err
+	}
+	if u.Transactions != nil {
+		body, err := rlp.EncodeToBytes(u.Transactions)
+		if err != nil {
+			return fmt.Errorf("encode body: %w", err)
+		}
+		if err := b.Set(blockKey(bodyPrefix, n), body, nil); err != nil {
+			return err
+		}
+		for i, tx := range u.Transactions {
+			v := binary.BigEndian.AppendUint64(encodeBlock(n), uint64(i))
+			if err := b.Set(hashKey(txPrefix, tx.Hash()), v, nil); err != nil {
+				return err
+			}
+		}
+	}
+	if u.Receipts != nil {
+		stored := make([]*types.ReceiptForStorage, len(u.Receipts))
+		for i, r := range u.Receipts {
+			stored[i] = (*types.ReceiptForStorage)(r)
+		}
+		rs, err := rlp.EncodeToBytes(stored)
+		if err != nil {
+			return fmt.Errorf("encode receipts: %w", err)
+		}
+		if err := b.Set(blockKey(receiptPrefix, n), rs, nil); err != nil {
+			return err
+		}
+	}
+	return b.Set(blockKey(changePrefix, n), encodeChangeset(w.changes), nil)
+}
+
+// encodeChangeset writes each item as uvarint length + bytes.
+func encodeChangeset(items [][]byte) []byte {
+	var out []byte
+	for _, it := range items {
+		out = binary.AppendUvarint(out, uint64(len(it)))
+		out = append(out, it...)
+	}
+	return out
+}
+
+func decodeChangeset(b []byte) ([][]byte, error) {
+	var items [][]byte
+	for len(b) > 0 {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return nil, fmt.Errorf("corrupt changeset")
+		}
+		items = append(items, b[n:n+int(l)])
+		b = b[n+int(l):]
+	}
+	return items, nil
+}

@@ -1,0 +1,222 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"math/big"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethdb/memorydb"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-chain/strata/history"
+)
+
+var (
+	seedFlag   = flag.Uint64("seed", 1, "seed of the randomized history tests")
+	blocksFlag = flag.Int("blocks", 300, "blocks in the randomized history test")
+)
+
+// proveAndVerify proves key in the trie at root over nodes and verifies the
+// proof against root, returning the proven value (nil for absence).
+func proveAndVerify(t *testing.T, id *trie.ID, nodes trieNodes, key []byte) []byte {
+	t.Helper()
+	tr, err := trie.New(id, nodes)
+	require.NoError(t, err)
+	proof := memorydb.New()
+	require.NoError(t, tr.Prove(key, proof))
+	val, err := trie.VerifyProof(id.Root, key, proof)
+	require.NoError(t, err, "proof of %x against %s", key, id.Root)
+	return val
+}
+
+// checkState checks the store's state at block n against the model: roots,
+// flat reads, and proofs of present and absent accounts and slots verified
+// against the root recomputed from the model.
+func checkState(t *testing.T, s *Store, g *chainGen, n uint64) {
+	t.Helper()
+	m := g.states[n]
+	want := m.root()
+	st, err := s.StateAt(n)
+	require.NoError(t, err)
+	defer st.Close()
+	require.Equal(t, want, st.Root(), "root at block %d", n)
+
+	probe := g.keys[:]
+	if len(probe) > 40 {
+		probe = make([]common.Hash, 0, 40)
+		for range 40 {
+			probe = append(probe, g.keys[g.rng.IntN(len(g.keys))])
+		}
+	}
+	probe = append(probe, common.HexToHash("0xdead")) // never used
+	for _, key := range probe {
+		acc, err := st.Account(key)
+		require.NoError(t, err)
+		val := proveAndVerify(t, trie.StateTrieID(want), st.Nodes(), key[:])
+		macc, present := m[key]
+		if !present {
+			require.Nil(t, acc, "block %d account %s should be absent", n, key)
+			require.Nil(t, val, "block %d: exclusion proof of %s proves a value", n, key)
+			continue
+		}
+		wantBlob, _ := rlp.EncodeToBytes(macc.stateAccount())
+		require.Equal(t, wantBlob, val, "block %d account %s proven value", n, key)
+		require.Equal(t, macc.nonce, acc.Nonce)
+		require.Equal(t, macc.balance, acc.Balance)
+		require.Equal(t, macc.storageRoot(), acc.Root)
+		for _, slot := range g.slots[:16] {
+			v, err := st.Storage(key, slot)
+			require.NoError(t, err)
+			require.Equal(t, macc.storage[slot], v, "block %d slot %s/%s", n, key, slot)
+			if acc.Root == types.EmptyRootHash {
+				require.Empty(t, macc.storage)
+				continue // nothing to prove in an empty trie; geth answers proof: []
+			}
+			pv := proveAndVerify(t, trie.StorageTrieID(want, key, acc.Root), st.Nodes(), slot[:])
+			if macc.storage[slot] == (common.Hash{}) {
+				require.Nil(t, pv)
+			} else {
+				require.Equal(t, encodeStorageLeaf(macc.storage[slot]), pv)
+			}
+		}
+	}
+}
+
+func TestRandomHistoryAgainstModel(t *testing.T) {
+	seed := *seedFlag
+	t.Logf("seed %d (rerun with -seed=%d)", seed, seed)
+	s, err := OpenMem(DefaultConfig())
+	require.NoError(t, err)
+	defer s.Close()
+	g := newChainGen(seed)
+	ctx := context.Background()
+	for i := 0; i < *blocksFlag; i++ {
+		u := g.next()
+		require.NoError(t, s.Ingest(ctx, u), "seed %d block %d", seed, i)
+		checkState(t, s, g, uint64(i))
+		if i > 0 { // and a random older block: history stays readable
+			checkState(t, s, g, g.rng.Uint64N(uint64(i)))
+		}
+	}
+	head, err := s.Head()
+	require.NoError(t, err)
+	require.Equal(t, uint64(*blocksFlag-1), head.Number)
+	require.Equal(t, g.headers[head.Number].Hash(), head.Hash)
+}
+
+func TestRootMismatchWritesNothing(t *testing.T) {
+	s, err := OpenMem(DefaultConfig())
+	require.NoError(t, err)
+	defer s.Close()
+	g := newChainGen(7)
+	ctx := context.Background()
+	for range 5 {
+		require.NoError(t, s.Ingest(ctx, g.next()))
+	}
+	before, _ := s.Head()
+	bad := g.next()
+	wantRoot := bad.Header.Root
+	bad.Header.Root = common.HexToHash("0x1234")
+	err = s.Ingest(ctx, bad)
+	var mm *history.RootMismatchError
+	require.ErrorAs(t, err, &mm)
+	require.Equal(t, uint64(5), mm.Number)
+	require.Equal(t, wantRoot, mm.Computed)
+	require.Contains(t, err.Error(), "0x0000000000000000000000000000000000000000000000000000000000001234")
+	after, _ := s.Head()
+	require.Equal(t, before, after)
+	_, err = s.HeaderByNumber(5)
+	require.ErrorIs(t, err, history.ErrNotFound)
+	// The same block with the right root still goes in.
+	bad.Header.Root = wantRoot
+	require.NoError(t, s.Ingest(ctx, bad))
+}
+
+func TestIngestRejectsNonSuccessor(t *testing.T) {
+	s, err := OpenMem(DefaultConfig())
+	require.NoError(t, err)
+	defer s.Close()
+	g := newChainGen(3)
+	ctx := context.Background()
+	u0 := g.next()
+	u1 := g.next()
+	var nn *history.NotNextError
+	require.ErrorAs(t, s.Ingest(ctx, u1), &nn, "block 1 on an empty store")
+	require.NoError(t, s.Ingest(ctx, u0))
+	require.ErrorAs(t, s.Ingest(ctx, u0), &nn, "block 0 twice")
+	forged := *u1
+	h := *u1.Header
+	h.ParentHash = common.HexToHash("0xbad")
+	forged.Header = &h
+	require.ErrorAs(t, s.Ingest(ctx, &forged), &nn, "wrong parent")
+	require.NoError(t, s.Ingest(ctx, u1))
+	_, err = s.StateAt(2)
+	var fe *history.FutureError
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, uint64(1), fe.Head)
+}
+
+func TestReopenAndSchemaVersion(t *testing.T) {
+	fs := vfs.NewMem()
+	cfg := DefaultConfig()
+	cfg.FS = fs
+	s, err := Open("db", cfg, nil)
+	require.NoError(t, err)
+	g := newChainGen(11)
+	for range 10 {
+		require.NoError(t, s.Ingest(context.Background(), g.next()))
+	}
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "close is idempotent")
+
+	s, err = Open("db", cfg, nil)
+	require.NoError(t, err)
+	head, err := s.Head()
+	require.NoError(t, err)
+	require.Equal(t, uint64(9), head.Number)
+	checkState(t, s, g, 4)
+	require.NoError(t, s.Ingest(context.Background(), g.next()), "ingest resumes after reopen")
+	require.NoError(t, s.db.Set(metaKey(metaSchema), encodeBlock(SchemaVersion+1), nil))
+	require.NoError(t, s.Close())
+
+	_, err = Open("db", cfg, nil)
+	require.ErrorContains(t, err, "schema version 2, this build reads version 1")
+}
+
+func TestBlocksBodiesReceipts(t *testing.T) {
+	s, err := OpenMem(DefaultConfig())
+	require.NoError(t, err)
+	defer s.Close()
+	g := newChainGen(5)
+	u := g.next()
+	tx := types.NewTx(&types.LegacyTx{Nonce: 1, GasPrice: big.NewInt(1), Gas: 21000, Value: big.NewInt(5)})
+	u.Transactions = types.Transactions{tx}
+	u.Receipts = types.Receipts{{Status: 1, CumulativeGasUsed: 21000, Logs: []*types.Log{}}}
+	require.NoError(t, s.Ingest(context.Background(), u))
+
+	n, err := s.NumberByHash(u.Header.Hash())
+	require.NoError(t, err)
+	require.Equal(t, uint64(0), n)
+	body, err := s.Body(0)
+	require.NoError(t, err)
+	require.Len(t, body, 1)
+	require.Equal(t, tx.Hash(), body[0].Hash())
+	rs, err := s.Receipts(0)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	require.Equal(t, uint64(21000), rs[0].CumulativeGasUsed)
+	bn, idx, err := s.TxLookup(tx.Hash())
+	require.NoError(t, err)
+	require.Equal(t, [2]uint64{0, 0}, [2]uint64{bn, idx})
+	_, _, err = s.TxLookup(common.HexToHash("0x01"))
+	require.True(t, errors.Is(err, history.ErrNotFound))
+	_, err = s.NumberByHash(common.HexToHash("0x01"))
+	require.ErrorIs(t, err, history.ErrNotFound)
+}

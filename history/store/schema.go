@@ -1,0 +1,79 @@
+package store
+
+import (
+	"encoding/binary"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// SchemaVersion is the on-disk layout version this build reads and writes.
+// Bump it whenever a key or value layout below changes.
+const SchemaVersion uint64 = 1
+
+// Key prefixes. Every versioned key ends in ^block (8 bytes, big endian), so
+// the newest version at or below block n is the first key at or after
+// prefix|^n, and every versioned prefix is prefix-free (fixed length, or
+// length-prefixed paths) so a seek never lands on another item's versions.
+var (
+	metaPrefix    = []byte("m") // m + name -> meta value
+	nodePrefix    = []byte("n") // n + owner(32) + len(path)(1) + path nibbles + ^block(8) -> node blob, empty = deleted
+	accountPrefix = []byte("a") // a + keccak(address)(32) + ^block(8) -> slim account RLP, empty = deleted
+	slotPrefix    = []byte("s") // s + keccak(address)(32) + keccak(slot)(32) + ^block(8) -> trimmed value, empty = deleted
+	codePrefix    = []byte("c") // c + code hash(32) -> code
+	headerPrefix  = []byte("b") // b + block(8) -> header RLP
+	hashPrefix    = []byte("H") // H + block hash(32) -> block(8)
+	bodyPrefix    = []byte("t") // t + block(8) -> RLP list of transactions (absent if the producer gave none)
+	receiptPrefix = []byte("r") // r + block(8) -> RLP list of receipts for storage (absent if none)
+	txPrefix      = []byte("x") // x + tx hash(32) -> block(8) + index(8)
+	changePrefix  = []byte("d") // d + block(8) -> changeset: the versioned prefixes the block wrote
+)
+
+// Meta names.
+var (
+	metaSchema = []byte("schema") // uint64 SchemaVersion
+	metaHead   = []byte("head")   // block(8) + hash(32) + root(32)
+	metaOldest = []byte("oldest") // block(8): oldest block whose state is held
+)
+
+func metaKey(name []byte) []byte { return append(append([]byte{}, metaPrefix...), name...) }
+
+func encodeBlock(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+func blockKey(prefix []byte, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{}, prefix...), n)
+}
+
+func hashKey(prefix []byte, h common.Hash) []byte {
+	return append(append([]byte{}, prefix...), h[:]...)
+}
+
+// nodeItem is the unversioned key of the trie node at (owner, path).
+func nodeItem(owner common.Hash, path []byte) []byte {
+	k := make([]byte, 0, 1+32+1+len(path)+8)
+	k = append(k, nodePrefix...)
+	k = append(k, owner[:]...)
+	k = append(k, byte(len(path)))
+	return append(k, path...)
+}
+
+// accountItem is the unversioned key of an account.
+func accountItem(addrHash common.Hash) []byte {
+	k := make([]byte, 0, 1+32+8)
+	k = append(k, accountPrefix...)
+	return append(k, addrHash[:]...)
+}
+
+// slotItem is the unversioned key of a storage slot.
+func slotItem(addrHash, slotHash common.Hash) []byte {
+	k := make([]byte, 0, 1+64+8)
+	k = append(k, slotPrefix...)
+	k = append(k, addrHash[:]...)
+	return append(k, slotHash[:]...)
+}
+
+// versioned appends ^n to an item key; it does not modify item's contents.
+func versioned(item []byte, n uint64) []byte {
+	k := make([]byte, len(item), len(item)+8)
+	copy(k, item)
+	return binary.BigEndian.AppendUint64(k, ^n)
+}
