@@ -306,3 +306,12 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 	l.log.Error("pebble fatal", "msg", fmt.Sprintf(format, args...))
 	panic(fmt.Sprintf(format, args...))
 }
+
+// DiskUsage is the bytes the database occupies on disk (sstables, WAL,
+// manifests).
+func (s *Store) DiskUsage() uint64 {
+	if s.closed.Load() {
+		return 0
+	}
+	return s.db.Metrics().DiskSpaceUsage()
+}
