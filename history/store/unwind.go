@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-
 	"github.com/strata-chain/strata/history"
 )
 
@@ -81,4 +80,3 @@ func (s *Store) Unwind(ctx context.Context, n uint64) error {
 	s.log.Info("Unwound history", "from", head.Number, "to", n, "hash", newHead.Hash)
 	return nil
 }
-
