@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/ethereum/go-ethereum/common"
@@ -31,6 +32,7 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	start := time.Now()
 	s.ingestMu.Lock()
 	defer s.ingestMu.Unlock()
 	if s.closed.Load() {
@@ -77,6 +79,7 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 		return fmt.Errorf("ingest block %d: commit: %w", n, err)
 	}
 	s.head.Store(&newHead)
+	s.observeIngest(time.Since(start), w.nodes)
 	return nil
 }
 
@@ -92,6 +95,7 @@ type blockWriter struct {
 	batch   *pebble.Batch
 	block   uint64
 	changes [][]byte // unversioned items written at block; the changeset
+	nodes   int      // trie node versions among them
 }
 
 // put writes the version of item at the writer's block.
@@ -107,6 +111,7 @@ func (w *blockWriter) putNodes(set *trienode.NodeSet) error {
 	var err error
 	set.ForEachWithOrder(func(path string, n *trienode.Node) {
 		if err == nil {
+			w.nodes++
 			err = w.put(nodeItem(set.Owner, []byte(path)), n.Blob)
 		}
 	})

@@ -152,8 +152,10 @@ func (d nodeDatabase) NodeReader(common.Hash) (database.NodeReader, error) { ret
 // trie reports as a missing node.
 func (d nodeDatabase) Node(owner common.Hash, path []byte, hash common.Hash) ([]byte, error) {
 	if blob, ok := d.st.s.nodes.Get(hash); ok {
+		d.st.s.observeCache(true)
 		return blob, nil
 	}
+	d.st.s.observeCache(false)
 	blob, _, err := d.st.version(nodeItem(owner, path))
 	if err != nil {
 		return nil, fmt.Errorf("trie node %x/%x at block %d: %w", owner, path, d.st.block, err)

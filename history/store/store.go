@@ -35,7 +35,8 @@ type Store struct {
 	head   atomic.Pointer[history.Head]
 	oldest atomic.Uint64
 
-	closed atomic.Bool
+	closed  atomic.Bool
+	metrics atomic.Pointer[metrics] // nil until RegisterMetrics
 }
 
 var (
