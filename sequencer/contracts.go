@@ -1,0 +1,170 @@
+package sequencer
+
+import (
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/ethereum/go-ethereum/core/vm/program"
+	"github.com/ethereum/go-ethereum/crypto"
+)
+
+// The contracts of the devnet are written directly in bytecode with
+// go-ethereum's program builder: no compiler is needed to build Strata.
+
+// initiateWithdrawalSelector is the first four bytes of
+// keccak256("initiateWithdrawal(address,uint256,bytes)").
+var initiateWithdrawalSelector = []byte{0xc2, 0xb3, 0xe5, 0xac}
+
+// messagePassedTopic is the topic of the log the message passer emits per
+// withdrawal; the log's data is the withdrawal hash.
+var messagePassedTopic = crypto.Keccak256Hash([]byte("WithdrawalRecorded(bytes32)"))
+
+// push2 appends a PUSH2 of v, so that jump targets have a fixed width.
+func push2(p *program.Program, v uint64) *program.Program {
+	return p.Op(vm.PUSH2).Append([]byte{byte(v >> 8), byte(v)})
+}
+
+// MessagePasserCode is the runtime code of the devnet's withdrawal recorder at
+// MessagePasserAddress. It keeps the storage layout of the OP Stack's
+// L2ToL1MessagePasser: `mapping(bytes32 => bool) sentMessages` at slot 0 and
+// the message nonce at slot 1. Its one entry point,
+// initiateWithdrawal(address target, uint256 gasLimit, bytes data) payable,
+// computes
+//
+//	withdrawalHash = keccak256(abi.encode(nonce, msg.sender, target, msg.value, gasLimit, data))
+//
+// as Hashing.hashWithdrawal does, sets sentMessages[withdrawalHash] = true,
+// increments the nonce and logs the hash. Any other calldata reverts.
+// Unlike the OP contract the nonce carries no version in its top bytes and
+// the value is not burnt (it stays in the contract).
+func MessagePasserCode() []byte {
+	build := func(ok uint64) *program.Program {
+		p := program.New()
+		// Dispatch on the selector.
+		p.Push(0).Op(vm.CALLDATALOAD).Push(0xe0).Op(vm.SHR)
+		p.Push(initiateWithdrawalSelector).Op(vm.EQ)
+		push2(p, ok).Op(vm.JUMPI)
+		p.Push(0).Push(0).Op(vm.REVERT)
+		p.Jumpdest()
+		// abi.encode(nonce, sender, target, value, gasLimit, data) at memory 0.
+		p.Push(1).Op(vm.SLOAD).Push(0x00).Op(vm.MSTORE)
+		p.Op(vm.CALLER).Push(0x20).Op(vm.MSTORE)
+		p.Push(4).Op(vm.CALLDATALOAD).Push(common.MaxAddress.Bytes()).Op(vm.AND).Push(0x40).Op(vm.MSTORE)
+		p.Op(vm.CALLVALUE).Push(0x60).Op(vm.MSTORE)
+		p.Push(36).Op(vm.CALLDATALOAD).Push(0x80).Op(vm.MSTORE)
+		p.Push(0xc0).Push(0xa0).Op(vm.MSTORE) // offset of data
+		// off = 4 + calldataload(68) points at data's length word.
+		p.Push(68).Op(vm.CALLDATALOAD).Push(4).Op(vm.ADD) // [off]
+		p.Op(vm.DUP1, vm.CALLDATALOAD)                    // [off len]
+		p.Op(vm.DUP1).Push(0xc0).Op(vm.MSTORE)            // mem[0xc0] = len
+		// calldatacopy(0xe0, off+32, len); memory past it is still zero.
+		p.Op(vm.DUP1, vm.DUP3).Push(32).Op(vm.ADD).Push(0xe0).Op(vm.CALLDATACOPY)
+		// size = 0xe0 + ceil32(len); hash = keccak256(0, size)
+		p.Push(31).Op(vm.ADD).Push(5).Op(vm.SHR).Push(5).Op(vm.SHL).Push(0xe0).Op(vm.ADD) // [off size]
+		p.Push(0).Op(vm.KECCAK256)                                                        // [off hash]
+		// sentMessages[hash] = true: slot keccak256(hash ‖ 0).
+		p.Op(vm.DUP1).Push(0).Op(vm.MSTORE)
+		p.Push(0).Push(0x20).Op(vm.MSTORE)
+		p.Push(0x40).Push(0).Op(vm.KECCAK256) // [off hash slot]
+		p.Push(1).Op(vm.SWAP1, vm.SSTORE)     // [off hash]
+		// nonce++
+		p.Push(1).Op(vm.SLOAD).Push(1).Op(vm.ADD).Push(1).Op(vm.SSTORE)
+		// log1(hash, topic)
+		p.Push(0).Op(vm.MSTORE) // [off]
+		p.Push(messagePassedTopic).Push(32).Push(0).Op(vm.LOG1)
+		p.Op(vm.STOP)
+		return p
+	}
+	// Two passes: the first finds the JUMPDEST, the second uses it.
+	first := build(0).Bytes()
+	ok := uint64(0)
+	for pc := 0; pc < len(first); pc++ {
+		op := vm.OpCode(first[pc])
+		if op == vm.JUMPDEST {
+			ok = uint64(pc)
+			break
+		}
+		if op.IsPush() {
+			pc += int(op - vm.PUSH0)
+		}
+	}
+	return build(ok).Bytes()
+}
+
+// storageContractCode is the runtime code of the storage contract: its
+// calldata is a list of 64-byte (slot, value) pairs, each stored with SSTORE
+// (a zero value clears the slot).
+func storageContractCode() []byte {
+	build := func(loop, end uint64) *program.Program {
+		p := program.New()
+		p.Push(0) // [i]
+		p.Jumpdest()
+		p.Op(vm.CALLDATASIZE, vm.DUP2, vm.LT, vm.ISZERO) // [i i>=size]
+		push2(p, end).Op(vm.JUMPI)
+		p.Op(vm.DUP1).Push(32).Op(vm.ADD, vm.CALLDATALOAD) // [i value]
+		p.Op(vm.DUP2, vm.CALLDATALOAD)                     // [i value slot]
+		p.Op(vm.SSTORE)                                    // [i]
+		p.Push(64).Op(vm.ADD)
+		push2(p, loop).Op(vm.JUMP)
+		p.Jumpdest()
+		p.Op(vm.STOP)
+		return p
+	}
+	first := build(0, 0).Bytes()
+	var dests []uint64
+	for pc := 0; pc < len(first); pc++ {
+		op := vm.OpCode(first[pc])
+		if op == vm.JUMPDEST {
+			dests = append(dests, uint64(pc))
+		}
+		if op.IsPush() {
+			pc += int(op - vm.PUSH0)
+		}
+	}
+	return build(dests[0], dests[1]).Bytes()
+}
+
+// storageCalldata encodes (slot, value) pairs for the storage contract.
+func storageCalldata(pairs [][2]common.Hash) []byte {
+	data := make([]byte, 0, 64*len(pairs))
+	for _, kv := range pairs {
+		data = append(data, kv[0][:]...)
+		data = append(data, kv[1][:]...)
+	}
+	return data
+}
+
+// WithdrawalCalldata encodes a call of initiateWithdrawal(target, gasLimit, data).
+func WithdrawalCalldata(target common.Address, gasLimit uint64, data []byte) []byte {
+	out := make([]byte, 0, 4+32*4+len(data)+31)
+	out = append(out, initiateWithdrawalSelector...)
+	out = append(out, common.LeftPadBytes(target[:], 32)...)
+	out = append(out, common.LeftPadBytes(new(big.Int).SetUint64(gasLimit).Bytes(), 32)...)
+	out = append(out, common.LeftPadBytes([]byte{0x60}, 32)...)
+	out = append(out, common.LeftPadBytes(new(big.Int).SetInt64(int64(len(data))).Bytes(), 32)...)
+	out = append(out, data...)
+	if r := len(data) % 32; r != 0 {
+		out = append(out, make([]byte, 32-r)...)
+	}
+	return out
+}
+
+// creationCode returns init code that deploys runtime and, before returning
+// it, writes slots 0..writes-1 of the new contract.
+func creationCode(runtime []byte, writes int) []byte {
+	p := program.New()
+	for i := 0; i < writes; i++ {
+		p.Sstore(i, i+1)
+	}
+	return p.ReturnViaCodeCopy(runtime).Bytes()
+}
+
+// selfDestructingCreationCode returns init code that writes a slot and then
+// self-destructs in its own creation transaction, sending its balance to the
+// beneficiary: under EIP-6780 the account and its storage are then removed.
+func selfDestructingCreationCode(beneficiary common.Address) []byte {
+	p := program.New()
+	p.Sstore(0, 1)
+	return p.Selfdestruct(beneficiary).Bytes()
+}

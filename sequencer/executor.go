@@ -1,0 +1,266 @@
+package sequencer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/consensus"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/trie"
+
+	"github.com/strata-chain/strata/history"
+)
+
+// HeaderReader gives the executor the canonical headers BLOCKHASH needs.
+type HeaderReader interface {
+	HeaderByNumber(n uint64) (*types.Header, error)
+}
+
+// Executor runs blocks with go-ethereum's EVM, the way core.StateProcessor
+// does (pre-execution system calls, transactions, post-execution requests),
+// on a StateDB over a history.State.
+type Executor struct {
+	config  *params.ChainConfig
+	headers HeaderReader
+	// IsthmusWithdrawalsRoot makes Build put the message passer's storage
+	// root in the header's withdrawalsRoot, as OP Stack chains do since
+	// Isthmus; otherwise it is the (empty) withdrawals list root.
+	IsthmusWithdrawalsRoot bool
+}
+
+// NewExecutor returns an executor for a chain with that configuration.
+func NewExecutor(config *params.ChainConfig, headers HeaderReader) *Executor {
+	return &Executor{config: config, headers: headers}
+}
+
+// Config is the chain configuration the executor applies.
+func (e *Executor) Config() *params.ChainConfig { return e.config }
+
+// DroppedTx is a transaction Build left out, with the reason.
+type DroppedTx struct {
+	Tx  *types.Transaction
+	Err error
+}
+
+// Built is a sealed block and the state change it makes.
+type Built struct {
+	Block    *types.Block
+	Receipts types.Receipts
+	Update   *history.BlockUpdate
+	// Dropped lists the offered transactions that were invalid on this
+	// state (nonce, balance, gas); they are not in the block.
+	Dropped []DroppedTx
+}
+
+// Build executes txs on the parent state st and seals a block with header
+// template h: the caller sets ParentHash, Number, Time, GasLimit, Coinbase,
+// BaseFee, MixDigest and the Prague fields' inputs (ParentBeaconRoot); Build
+// fills the roots, bloom and gas used. Transactions that cannot be applied
+// are dropped, as a block builder does; the block stops when the next
+// transaction no longer fits the gas left.
+func (e *Executor) Build(ctx context.Context, st history.State, parent *types.Header, h *types.Header, txs types.Transactions) (*Built, error) {
+	return e.execute(ctx, st, parent, types.CopyHeader(h), txs, true)
+}
+
+// Replay re-executes a block another client made on the parent state st and
+// returns its BlockUpdate with the block's own header. Any transaction that
+// fails, or a state root, gas used or receipts root that differs from the
+// header, is an error: the block is not ours to change.
+func (e *Executor) Replay(ctx context.Context, st history.State, parent *types.Header, block *types.Block) (*Built, error) {
+	built, err := e.execute(ctx, st, parent, block.Header(), block.Transactions(), false)
+	if err != nil {
+		return nil, err
+	}
+	want := block.Header()
+	got := built.Block.Header()
+	switch {
+	case got.Root != want.Root:
+		return nil, &history.RootMismatchError{Number: want.Number.Uint64(), Hash: block.Hash(), Want: want.Root, Computed: got.Root}
+	case got.GasUsed != want.GasUsed:
+		return nil, fmt.Errorf("replay block %d: gas used %d, header has %d", want.Number, got.GasUsed, want.GasUsed)
+	case got.ReceiptHash != want.ReceiptHash:
+		return nil, fmt.Errorf("replay block %d: receipts root %s, header has %s", want.Number, got.ReceiptHash, want.ReceiptHash)
+	}
+	built.Block = block
+	built.Update.Header = want
+	return built, nil
+}
+
+func (e *Executor) execute(ctx context.Context, st history.State, parent, header *types.Header, txs types.Transactions, build bool) (*Built, error) {
+	if st.Root() != parent.Root {
+		return nil, fmt.Errorf("execute block %d: state %s is not the parent's root %s", header.Number, st.Root(), parent.Root)
+	}
+	db := newStateDatabase(st)
+	sdb, err := state.New(parent.Root, db)
+	if err != nil {
+		return nil, fmt.Errorf("execute block %d: open state: %w", header.Number, err)
+	}
+	var (
+		number  = header.Number
+		rules   = e.config.Rules(number, true, header.Time)
+		signer  = types.MakeSigner(e.config, number, header.Time)
+		blkCtx  = core.NewEVMBlockContext(header, chainContext{e}, &header.Coinbase)
+		evm     = vm.NewEVM(blkCtx, sdb, e.config, vm.Config{})
+		gp      = core.NewGasPool(header.GasLimit)
+		out     = &Built{}
+		allLogs []*types.Log
+		applied types.Transactions
+	)
+	defer evm.Release()
+	core.PreExecution(ctx, header.ParentBeaconRoot, parent, e.config, evm, number, header.Time)
+	for i, tx := range txs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if build && tx.Gas() > gp.Available(rules.IsAmsterdam) {
+			break // full: the rest waits for the next block
+		}
+		msg, err := core.TransactionToMessage(tx, signer, header.BaseFee)
+		if err == nil {
+			snap, gpSnap := sdb.Snapshot(), gp.Snapshot()
+			sdb.SetTxContext(tx.Hash(), len(applied), uint32(len(applied)+1))
+			var receipt *types.Receipt
+			receipt, _, err = core.ApplyTransactionWithEVM(ctx, msg, gp, sdb, number, common.Hash{}, header.Time, tx, evm)
+			if err == nil {
+				applied = append(applied, tx)
+				out.Receipts = append(out.Receipts, receipt)
+				allLogs = append(allLogs, receipt.Logs...)
+				continue
+			}
+			sdb.RevertToSnapshot(snap)
+			gp.Set(gpSnap)
+		}
+		if !build {
+			return nil, fmt.Errorf("block %d: transaction %d (%s): %w", number, i, tx.Hash(), err)
+		}
+		out.Dropped = append(out.Dropped, DroppedTx{Tx: tx, Err: err})
+	}
+	var withdrawals types.Withdrawals
+	if rules.IsShanghai {
+		withdrawals = types.Withdrawals{}
+	}
+	requests, _, err := core.PostExecution(ctx, e.config, number, header.Time, allLogs, withdrawals, evm, uint32(len(applied)+1))
+	if err != nil {
+		return nil, fmt.Errorf("execute block %d: %w", number, err)
+	}
+	root, su, err := sdb.CommitWithUpdate(rules, number.Uint64())
+	if err != nil {
+		return nil, fmt.Errorf("execute block %d: commit: %w", number, err)
+	}
+	if build {
+		header.Root = root
+		header.GasUsed = gp.Used()
+		if len(applied) == 0 {
+			header.TxHash = types.EmptyTxsHash
+			header.ReceiptHash = types.EmptyReceiptsHash
+			header.Bloom = types.Bloom{}
+		} else {
+			header.TxHash = types.DeriveSha(applied, trie.NewStackTrie(nil))
+			header.ReceiptHash = types.DeriveSha(out.Receipts, trie.NewStackTrie(nil))
+			header.Bloom = types.MergeBloom(out.Receipts)
+		}
+		header.UncleHash = types.EmptyUncleHash
+		if rules.IsShanghai {
+			wr := types.EmptyWithdrawalsHash
+			if e.IsthmusWithdrawalsRoot {
+				if wr, err = messagePasserStorageRoot(st, su); err != nil {
+					return nil, err
+				}
+			}
+			header.WithdrawalsHash = &wr
+		}
+		if rules.IsCancun {
+			zero := uint64(0)
+			header.BlobGasUsed = &zero
+		}
+		if rules.IsPrague {
+			rh := types.CalcRequestsHash(requests)
+			header.RequestsHash = &rh
+		}
+		out.Block = types.NewBlockWithHeader(header).WithBody(types.Body{Transactions: applied, Withdrawals: withdrawals})
+	} else {
+		h := types.CopyHeader(header)
+		h.Root = root
+		h.GasUsed = gp.Used()
+		h.ReceiptHash = types.EmptyReceiptsHash
+		if len(out.Receipts) > 0 {
+			h.ReceiptHash = types.DeriveSha(out.Receipts, trie.NewStackTrie(nil))
+		}
+		out.Block = types.NewBlockWithHeader(h).WithBody(types.Body{Transactions: applied, Withdrawals: withdrawals})
+	}
+	if out.Receipts == nil {
+		out.Receipts = types.Receipts{}
+	}
+	if applied == nil {
+		applied = types.Transactions{}
+	}
+	u, err := toBlockUpdate(out.Block.Header(), su)
+	if err != nil {
+		return nil, fmt.Errorf("execute block %d: %w", number, err)
+	}
+	u.Transactions, u.Receipts = applied, out.Receipts
+	out.Update = u
+	return out, nil
+}
+
+// messagePasserStorageRoot is the message passer's storage root after the
+// block: from the update when the block changed it, else from the parent.
+func messagePasserStorageRoot(st history.State, su *state.StateUpdate) (common.Hash, error) {
+	key := crypto.Keccak256Hash(MessagePasserAddress[:])
+	if su != nil {
+		if acc, ok := su.Accounts[key]; ok {
+			if acc == nil {
+				return types.EmptyRootHash, nil
+			}
+			return acc.Root, nil
+		}
+	}
+	acc, err := st.Account(key)
+	if err != nil {
+		return common.Hash{}, fmt.Errorf("read message passer: %w", err)
+	}
+	if acc == nil {
+		return types.EmptyRootHash, nil
+	}
+	return acc.Root, nil
+}
+
+// chainContext is core.ChainContext over the executor's headers. The EVM
+// only uses it for BLOCKHASH; the author is always given explicitly.
+type chainContext struct{ e *Executor }
+
+func (c chainContext) Config() *params.ChainConfig { return c.e.config }
+func (c chainContext) CurrentHeader() *types.Header { return nil }
+func (c chainContext) GetHeader(hash common.Hash, number uint64) *types.Header {
+	h := c.GetHeaderByNumber(number)
+	if h == nil || h.Hash() != hash {
+		return nil
+	}
+	return h
+}
+func (c chainContext) GetHeaderByNumber(number uint64) *types.Header {
+	h, err := c.e.headers.HeaderByNumber(number)
+	if err != nil {
+		return nil
+	}
+	return h
+}
+func (c chainContext) GetHeaderByHash(common.Hash) *types.Header { return nil }
+func (c chainContext) Engine() consensus.Engine                 { return nil }
+
+// errNoParent is returned when a block's parent header is not held.
+var errNoParent = errors.New("parent header not found")
+
+// nextBaseFee is the EIP-1559 base fee of the block after parent.
+func nextBaseFee(config *params.ChainConfig, parent *types.Header) *big.Int {
+	return eip1559.CalcBaseFee(config, parent)
+}

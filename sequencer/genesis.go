@@ -1,0 +1,156 @@
+package sequencer
+
+import (
+	"crypto/ecdsa"
+	"encoding/binary"
+	"fmt"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/holiman/uint256"
+
+	"github.com/strata-chain/strata/history"
+)
+
+// MessagePasserAddress is the L2ToL1MessagePasser predeploy of the OP Stack.
+var MessagePasserAddress = common.HexToAddress("0x4200000000000000000000000000000000000016")
+
+// StorageContractAddress holds a genesis contract the load generator uses for
+// storage writes and clears (see storageContractCode).
+var StorageContractAddress = common.HexToAddress("0x5700000000000000000000000000000000000001")
+
+// devBalance is what every dev and load account starts with: 1e9 ether.
+var devBalance = new(big.Int).Mul(big.NewInt(1_000_000_000), big.NewInt(params.Ether))
+
+// ChainConfig is the devnet's fork schedule: every fork through Prague active
+// at genesis, nothing after it.
+func ChainConfig(chainID uint64) *params.ChainConfig {
+	zero := uint64(0)
+	return &params.ChainConfig{
+		ChainID:                 new(big.Int).SetUint64(chainID),
+		HomesteadBlock:          big.NewInt(0),
+		EIP150Block:             big.NewInt(0),
+		EIP155Block:             big.NewInt(0),
+		EIP158Block:             big.NewInt(0),
+		ByzantiumBlock:          big.NewInt(0),
+		ConstantinopleBlock:     big.NewInt(0),
+		PetersburgBlock:         big.NewInt(0),
+		IstanbulBlock:           big.NewInt(0),
+		MuirGlacierBlock:        big.NewInt(0),
+		BerlinBlock:             big.NewInt(0),
+		LondonBlock:             big.NewInt(0),
+		ArrowGlacierBlock:       big.NewInt(0),
+		GrayGlacierBlock:        big.NewInt(0),
+		TerminalTotalDifficulty: big.NewInt(0),
+		ShanghaiTime:            &zero,
+		CancunTime:              &zero,
+		PragueTime:              &zero,
+		BlobScheduleConfig: &params.BlobScheduleConfig{
+			Cancun: params.DefaultCancunBlobConfig,
+			Prague: params.DefaultPragueBlobConfig,
+		},
+	}
+}
+
+// deriveKey makes a deterministic private key from a label and an index.
+// The keys are public knowledge: devnet use only.
+func deriveKey(label string, seed int64, i int) *ecdsa.PrivateKey {
+	var buf [16]byte
+	binary.BigEndian.PutUint64(buf[:8], uint64(seed))
+	binary.BigEndian.PutUint64(buf[8:], uint64(i))
+	for nonce := byte(0); ; nonce++ {
+		k, err := crypto.ToECDSA(crypto.Keccak256([]byte(label), buf[:], []byte{nonce}))
+		if err == nil {
+			return k
+		}
+	}
+}
+
+// DevKeys returns the n prefunded dev accounts' keys, the same on every run.
+func DevKeys(n int) []*ecdsa.PrivateKey {
+	keys := make([]*ecdsa.PrivateKey, n)
+	for i := range keys {
+		keys[i] = deriveKey("strata devnet account", 0, i)
+	}
+	return keys
+}
+
+// loadKeys returns the load generator's sender keys for a seed.
+func loadKeys(seed int64, n int) []*ecdsa.PrivateKey {
+	keys := make([]*ecdsa.PrivateKey, n)
+	for i := range keys {
+		keys[i] = deriveKey("strata load account", seed, i)
+	}
+	return keys
+}
+
+// Genesis is the devnet genesis: go-ethereum's system contracts (EIP-4788,
+// EIP-2935, EIP-7002, EIP-7251 ...), the message passer, the storage
+// contract, the dev accounts and the load generator's accounts, all funded.
+// timeMillis is the genesis time in Unix milliseconds, a whole second.
+func Genesis(cfg Config, timeMillis uint64) *core.Genesis {
+	alloc := core.SystemContractAllocs()
+	alloc[MessagePasserAddress] = types.Account{Nonce: 1, Code: MessagePasserCode(), Balance: new(big.Int)}
+	alloc[StorageContractAddress] = types.Account{Nonce: 1, Code: storageContractCode(), Balance: new(big.Int)}
+	for _, k := range DevKeys(cfg.DevAccounts) {
+		alloc[crypto.PubkeyToAddress(k.PublicKey)] = types.Account{Balance: devBalance}
+	}
+	if cfg.Load.GasPerSecond > 0 {
+		for _, k := range loadKeys(cfg.Load.Seed, cfg.Load.Accounts) {
+			alloc[crypto.PubkeyToAddress(k.PublicKey)] = types.Account{Balance: devBalance}
+		}
+	}
+	ts := timeMillis / 1000
+	if cfg.TimestampPolicy == TimestampMilliseconds {
+		ts = timeMillis
+	}
+	return &core.Genesis{
+		Config:     ChainConfig(cfg.ChainID),
+		Timestamp:  ts,
+		GasLimit:   cfg.GasLimit,
+		Difficulty: big.NewInt(0),
+		BaseFee:    big.NewInt(params.InitialBaseFee),
+		ExtraData:  []byte("strata devnet"),
+		Alloc:      alloc,
+	}
+}
+
+// GenesisUpdate turns a genesis into block 0's BlockUpdate. The header comes
+// from go-ethereum's Genesis.ToBlock, so its root is computed by go-ethereum
+// and the store's ingest check re-derives it independently.
+func GenesisUpdate(g *core.Genesis) (*history.BlockUpdate, error) {
+	block := g.ToBlock()
+	u := &history.BlockUpdate{
+		Header:       block.Header(),
+		Transactions: types.Transactions{},
+		Receipts:     types.Receipts{},
+		Accounts:     make(map[common.Hash]*history.AccountChange, len(g.Alloc)),
+		Codes:        make(map[common.Hash][]byte),
+	}
+	for addr, acc := range g.Alloc {
+		bal := new(uint256.Int)
+		if acc.Balance != nil {
+			if bal.SetFromBig(acc.Balance) {
+				return nil, fmt.Errorf("genesis account %s: balance overflows 256 bits", addr)
+			}
+		}
+		ch := &history.AccountChange{Account: &history.Account{Nonce: acc.Nonce, Balance: bal, CodeHash: types.EmptyCodeHash}}
+		if len(acc.Code) > 0 {
+			h := crypto.Keccak256Hash(acc.Code)
+			ch.Account.CodeHash = h
+			u.Codes[h] = acc.Code
+		}
+		if len(acc.Storage) > 0 {
+			ch.Storage = make(map[common.Hash]common.Hash, len(acc.Storage))
+			for k, v := range acc.Storage {
+				ch.Storage[crypto.Keccak256Hash(k[:])] = v
+			}
+		}
+		u.Accounts[crypto.Keccak256Hash(addr[:])] = ch
+	}
+	return u, nil
+}

@@ -1,0 +1,163 @@
+package sequencer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/trie"
+	"github.com/ethereum/go-ethereum/triedb"
+	"github.com/holiman/uint256"
+
+	"github.com/strata-chain/strata/history"
+)
+
+// stateDatabase is go-ethereum's core/state.Database over one block's
+// history.State: the StateDB reads flat accounts and slots and opens tries
+// over the store's versioned nodes, and Commit captures the state update
+// instead of writing it anywhere. The store writes a block only through
+// Ingest, after checking its root, so there is no second trie database.
+//
+// A stateDatabase serves exactly one StateDB built on st.Root().
+type stateDatabase struct {
+	st     history.State
+	update *state.StateUpdate
+}
+
+var _ state.Database = (*stateDatabase)(nil)
+
+func newStateDatabase(st history.State) *stateDatabase { return &stateDatabase{st: st} }
+
+func (db *stateDatabase) Type() state.DatabaseType { return state.TypeMPT }
+
+// Reader returns the flat reader of the held state. The StateDB also asks for
+// a reader at the post-state root after Commit; that one fails on use.
+func (db *stateDatabase) Reader(root common.Hash) (state.Reader, error) {
+	return &stateReader{st: db.st, root: root}, nil
+}
+
+// Iteratee is needed only to wipe the storage of a pre-existing account that
+// self-destructs, which EIP-6780 (Cancun) rules out; the StateDB reports that
+// case as an error before asking.
+func (db *stateDatabase) Iteratee(common.Hash) (state.Iteratee, error) {
+	return nil, errors.New("storage iteration is not supported: pre-existing accounts cannot self-destruct since Cancun")
+}
+
+func (db *stateDatabase) OpenTrie(root common.Hash) (state.Trie, error) {
+	if root != db.st.Root() {
+		return nil, fmt.Errorf("open account trie %s: state %s is held", root, db.st.Root())
+	}
+	return trie.NewStateTrie(trie.StateTrieID(root), db.st.Nodes())
+}
+
+func (db *stateDatabase) OpenStorageTrie(stateRoot common.Hash, address common.Address, root common.Hash, _ state.Trie) (state.Trie, error) {
+	id := trie.StorageTrieID(stateRoot, crypto.Keccak256Hash(address[:]), root)
+	return trie.NewStateTrie(id, db.st.Nodes())
+}
+
+// TrieDB is nil: the state's nodes are the store's; no triedb exists.
+func (db *stateDatabase) TrieDB() *triedb.Database { return nil }
+
+// Commit keeps the update for toBlockUpdate; nothing is written.
+func (db *stateDatabase) Commit(update *state.StateUpdate) error {
+	db.update = update
+	return nil
+}
+
+// stateReader is state.Reader over a history.State.
+type stateReader struct {
+	st   history.State
+	root common.Hash
+}
+
+func (r *stateReader) check() error {
+	if r.root != r.st.Root() {
+		return fmt.Errorf("state %s is not readable here: state %s is held", r.root, r.st.Root())
+	}
+	return nil
+}
+
+func (r *stateReader) Account(addr common.Address) (*types.StateAccount, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	return r.st.Account(crypto.Keccak256Hash(addr[:]))
+}
+
+func (r *stateReader) Storage(addr common.Address, slot common.Hash) (common.Hash, error) {
+	if err := r.check(); err != nil {
+		return common.Hash{}, err
+	}
+	return r.st.Storage(crypto.Keccak256Hash(addr[:]), crypto.Keccak256Hash(slot[:]))
+}
+
+func (r *stateReader) Has(_ common.Address, codeHash common.Hash) bool {
+	_, err := r.st.Code(codeHash)
+	return err == nil
+}
+
+func (r *stateReader) Code(_ common.Address, codeHash common.Hash) []byte {
+	code, err := r.st.Code(codeHash)
+	if err != nil {
+		return nil
+	}
+	return code
+}
+
+func (r *stateReader) CodeSize(addr common.Address, codeHash common.Hash) int {
+	return len(r.Code(addr, codeHash))
+}
+
+// toBlockUpdate converts go-ethereum's state update into the history form.
+//
+// Under Cancun rules an account that existed before the block can only be
+// deleted by EIP-158 (empty accounts) — which never holds storage — or be
+// destroyed in the transaction that created it; either way there is no
+// pre-block storage to wipe, so Wiped stays false. A deleted and re-created
+// account appears as its final form.
+func toBlockUpdate(header *types.Header, su *state.StateUpdate) (*history.BlockUpdate, error) {
+	u := &history.BlockUpdate{
+		Header:   header,
+		Accounts: make(map[common.Hash]*history.AccountChange),
+		Codes:    make(map[common.Hash][]byte),
+	}
+	if su == nil {
+		return u, nil
+	}
+	for addrHash, acc := range su.Accounts {
+		if acc == nil {
+			u.Accounts[addrHash] = &history.AccountChange{Deleted: true}
+			continue
+		}
+		bal := acc.Balance
+		if bal == nil {
+			bal = new(uint256.Int)
+		}
+		ch := &history.AccountChange{Account: &history.Account{
+			Nonce:    acc.Nonce,
+			Balance:  bal.Clone(),
+			CodeHash: common.BytesToHash(acc.CodeHash),
+		}}
+		if slots := su.Storages[addrHash]; len(slots) > 0 {
+			ch.Storage = make(map[common.Hash]common.Hash, len(slots))
+			for k, v := range slots {
+				ch.Storage[k] = v
+			}
+		}
+		u.Accounts[addrHash] = ch
+	}
+	for addrHash, slots := range su.Storages {
+		if _, ok := su.Accounts[addrHash]; !ok && len(slots) > 0 {
+			return nil, fmt.Errorf("state update changes storage of account %s without the account", addrHash)
+		}
+	}
+	for _, c := range su.Codes {
+		if c != nil && len(c.Blob) > 0 {
+			u.Codes[c.Hash] = c.Blob
+		}
+	}
+	return u, nil
+}
