@@ -238,7 +238,7 @@ func messagePasserStorageRoot(st history.State, su *state.StateUpdate) (common.H
 // only uses it for BLOCKHASH; the author is always given explicitly.
 type chainContext struct{ e *Executor }
 
-func (c chainContext) Config() *params.ChainConfig { return c.e.config }
+func (c chainContext) Config() *params.ChainConfig  { return c.e.config }
 func (c chainContext) CurrentHeader() *types.Header { return nil }
 func (c chainContext) GetHeader(hash common.Hash, number uint64) *types.Header {
 	h := c.GetHeaderByNumber(number)
@@ -255,7 +255,7 @@ func (c chainContext) GetHeaderByNumber(number uint64) *types.Header {
 	return h
 }
 func (c chainContext) GetHeaderByHash(common.Hash) *types.Header { return nil }
-func (c chainContext) Engine() consensus.Engine                 { return nil }
+func (c chainContext) Engine() consensus.Engine                  { return nil }
 
 // errNoParent is returned when a block's parent header is not held.
 var errNoParent = errors.New("parent header not found")
