@@ -99,10 +99,10 @@ func Genesis(cfg Config, timeMillis uint64) *core.Genesis {
 	for _, k := range DevKeys(cfg.DevAccounts) {
 		alloc[crypto.PubkeyToAddress(k.PublicKey)] = types.Account{Balance: devBalance}
 	}
-	if cfg.Load.GasPerSecond > 0 {
-		for _, k := range loadKeys(cfg.Load.Seed, cfg.Load.Accounts) {
-			alloc[crypto.PubkeyToAddress(k.PublicKey)] = types.Account{Balance: devBalance}
-		}
+	// The load accounts are funded whether or not the generator runs, so that
+	// one datadir serves both the fullstack and the sequencer mode.
+	for _, k := range loadKeys(cfg.Load.Seed, cfg.Load.Accounts) {
+		alloc[crypto.PubkeyToAddress(k.PublicKey)] = types.Account{Balance: devBalance}
 	}
 	ts := timeMillis / 1000
 	if cfg.TimestampPolicy == TimestampMilliseconds {

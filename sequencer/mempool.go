@@ -1,0 +1,239 @@
+package sequencer
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/holiman/uint256"
+)
+
+// Pool errors carry geth's messages, which clients match on.
+var (
+	ErrAlreadyKnown = errors.New("already known")
+	ErrPoolFull     = errors.New("txpool is full")
+	ErrNonceGap     = errors.New("nonce too high: more than the pool keeps ahead of the account nonce")
+)
+
+// maxNonceAhead bounds how far ahead of its account nonce a sender may queue.
+const maxNonceAhead = 1024
+
+// AccountReader reads an account at the head: zero nonce and balance if absent.
+type AccountReader func(addr common.Address) (nonce uint64, balance *uint256.Int, err error)
+
+// HeadEnv is what Add checks a transaction against: the next block's rules,
+// gas limit and base fee, and the head's accounts.
+type HeadEnv struct {
+	Rules    params.Rules
+	GasLimit uint64
+	BaseFee  *uint256.Int
+	Account  AccountReader
+}
+
+// Pool holds transactions waiting for a block: per sender, ordered by nonce;
+// senders are served in the order they first arrived. It is safe for
+// concurrent use.
+type Pool struct {
+	signer types.Signer
+	limit  int
+
+	mu      sync.Mutex
+	senders map[common.Address][]*types.Transaction // sorted by nonce
+	order   []common.Address                        // arrival order of senders with txs
+	known   map[common.Hash]struct{}
+	count   int
+}
+
+// NewPool returns a pool that holds at most limit transactions.
+func NewPool(signer types.Signer, limit int) *Pool {
+	return &Pool{
+		signer:  signer,
+		limit:   limit,
+		senders: make(map[common.Address][]*types.Transaction),
+		known:   make(map[common.Hash]struct{}),
+	}
+}
+
+// Len is the number of transactions held.
+func (p *Pool) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.count
+}
+
+// Add validates tx against the head account state and the chain rules and
+// queues it. The checks follow geth's txpool: signature and chain ID,
+// intrinsic gas, gas limit, nonce and balance.
+func (p *Pool) Add(tx *types.Transaction, env HeadEnv) error {
+	gasLimit, baseFee := env.GasLimit, env.BaseFee
+	from, err := types.Sender(p.signer, tx)
+	if err != nil {
+		return fmt.Errorf("invalid sender: %w", err)
+	}
+	if tx.Type() == types.BlobTxType {
+		return fmt.Errorf("%w: blob transactions are not accepted", types.ErrTxTypeNotSupported)
+	}
+	if tx.Gas() > gasLimit {
+		return fmt.Errorf("exceeds block gas limit")
+	}
+	intrinsic, err := core.IntrinsicGas(tx.Data(), tx.AccessList(), tx.SetCodeAuthorizations(), from, tx.To(), uint256.MustFromBig(tx.Value()), env.Rules)
+	if err != nil {
+		return err
+	}
+	if tx.Gas() < intrinsic {
+		return fmt.Errorf("%w: gas %v, minimum needed %v", core.ErrIntrinsicGas, tx.Gas(), intrinsic)
+	}
+	if tx.GasFeeCapIntCmp(tx.GasTipCap()) < 0 {
+		return core.ErrTipAboveFeeCap
+	}
+	if baseFee != nil && tx.GasFeeCap().Cmp(baseFee.ToBig()) < 0 {
+		return fmt.Errorf("%w: address %v, maxFeePerGas: %s, baseFee: %s", core.ErrFeeCapTooLow, from, tx.GasFeeCap(), baseFee)
+	}
+	nonce, balance, err := env.Account(from)
+	if err != nil {
+		return fmt.Errorf("read account %s: %w", from, err)
+	}
+	if tx.Nonce() < nonce {
+		return fmt.Errorf("%w: next nonce %v, tx nonce %v", core.ErrNonceTooLow, nonce, tx.Nonce())
+	}
+	if tx.Nonce() >= nonce+maxNonceAhead {
+		return fmt.Errorf("%w: next nonce %v, tx nonce %v", ErrNonceGap, nonce, tx.Nonce())
+	}
+	cost, overflow := uint256.FromBig(tx.Cost())
+	if overflow || balance == nil || balance.Lt(cost) {
+		return fmt.Errorf("%w: address %v", core.ErrInsufficientFunds, from)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.known[tx.Hash()]; ok {
+		return ErrAlreadyKnown
+	}
+	q := p.senders[from]
+	i, found := slices.BinarySearchFunc(q, tx.Nonce(), func(t *types.Transaction, n uint64) int {
+		return cmpUint64(t.Nonce(), n)
+	})
+	if found {
+		// Replacement: geth wants a 10% higher fee; we take any higher fee cap.
+		if tx.GasFeeCap().Cmp(q[i].GasFeeCap()) <= 0 || tx.GasTipCap().Cmp(q[i].GasTipCap()) <= 0 {
+			return fmt.Errorf("replacement transaction underpriced")
+		}
+		delete(p.known, q[i].Hash())
+		q[i] = tx
+		p.known[tx.Hash()] = struct{}{}
+		return nil
+	}
+	if p.count >= p.limit {
+		return ErrPoolFull
+	}
+	if len(q) == 0 {
+		p.order = append(p.order, from)
+	}
+	p.senders[from] = slices.Insert(q, i, tx)
+	p.known[tx.Hash()] = struct{}{}
+	p.count++
+	return nil
+}
+
+// Pending returns the executable transactions: for each sender in arrival
+// order, its queued transactions with consecutive nonces from its account
+// nonce, stopping when their gas limits reach maxGas.
+func (p *Pool) Pending(maxGas uint64, nonceOf func(common.Address) (uint64, error)) (types.Transactions, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var (
+		out types.Transactions
+		gas uint64
+	)
+	for _, from := range p.order {
+		next, err := nonceOf(from)
+		if err != nil {
+			return nil, err
+		}
+		for _, tx := range p.senders[from] {
+			if tx.Nonce() < next {
+				continue
+			}
+			if tx.Nonce() > next || gas+tx.Gas() > maxGas {
+				break
+			}
+			out = append(out, tx)
+			gas += tx.Gas()
+			next++
+		}
+	}
+	return out, nil
+}
+
+// Prune drops every transaction whose nonce is below its sender's account
+// nonce (included, or replaced on chain) and the given invalid ones.
+func (p *Pool) Prune(nonceOf func(common.Address) (uint64, error), invalid []DroppedTx) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	bad := make(map[common.Hash]bool, len(invalid))
+	for _, d := range invalid {
+		bad[d.Tx.Hash()] = true
+	}
+	order := p.order[:0]
+	for _, from := range p.order {
+		next, err := nonceOf(from)
+		if err != nil {
+			return err
+		}
+		q := p.senders[from]
+		keep := q[:0]
+		for _, tx := range q {
+			if tx.Nonce() < next || bad[tx.Hash()] {
+				delete(p.known, tx.Hash())
+				p.count--
+				continue
+			}
+			keep = append(keep, tx)
+		}
+		if len(keep) == 0 {
+			delete(p.senders, from)
+			continue
+		}
+		p.senders[from] = keep
+		order = append(order, from)
+	}
+	p.order = order
+	return nil
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// RemoveSenders drops every transaction of the given senders.
+func (p *Pool) RemoveSenders(addrs []common.Address) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	drop := make(map[common.Address]bool, len(addrs))
+	for _, a := range addrs {
+		drop[a] = true
+	}
+	order := p.order[:0]
+	for _, from := range p.order {
+		if !drop[from] {
+			order = append(order, from)
+			continue
+		}
+		for _, tx := range p.senders[from] {
+			delete(p.known, tx.Hash())
+			p.count--
+		}
+		delete(p.senders, from)
+	}
+	p.order = order
+}

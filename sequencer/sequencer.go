@@ -1,0 +1,333 @@
+package sequencer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip4844"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/holiman/uint256"
+
+	"github.com/strata-chain/strata/history"
+)
+
+// Chain is the store the sequencer builds on and feeds.
+type Chain interface {
+	history.Reader
+	history.Ingester
+}
+
+// BlockInfo describes one block the sequencer made and the store ingested.
+type BlockInfo struct {
+	Number     uint64
+	Hash       common.Hash
+	Txs        int
+	GasUsed    uint64
+	Due        time.Time     // the block's slot on the block-time grid
+	Build      time.Duration // execution and sealing
+	Ingest     time.Duration // history ingest, root check and commit
+	Committed  time.Time     // when the ingest returned
+	CatchingUp bool          // the block was made late, to catch up with the clock
+}
+
+// poolLimit bounds the transactions the pool holds.
+const poolLimit = 1 << 16
+
+// Sequencer makes a block every block time on the grid genesis + n·block
+// time, executing the pool's transactions (and the load generator's) and
+// ingesting each block into the chain. When it starts behind the grid (after
+// downtime) it makes the missed blocks, empty, as fast as it can until it is
+// on time again, as an OP Stack sequencer does.
+type Sequencer struct {
+	cfg     Config
+	log     *slog.Logger
+	chain   Chain
+	config  *params.ChainConfig
+	ex      *Executor
+	pool    *Pool
+	load    *loadGen // nil when the load generator is off
+	genesis uint64   // genesis time in Unix milliseconds
+	now     func() time.Time
+
+	head       atomic.Pointer[types.Header]
+	onBlock    func(BlockInfo)
+	resyncLoad bool // the generator's nonces are off; used by Run's goroutine only
+}
+
+// New opens a sequencer on chain. An empty chain gets cfg's genesis, timed
+// at the current whole second; a chain that already holds blocks must have
+// been made with the same configuration (its genesis hash is checked) and
+// the sequencer resumes from its head.
+func New(cfg Config, chain Chain, log *slog.Logger) (*Sequencer, error) {
+	return newWithClock(cfg, chain, log, time.Now)
+}
+
+func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Time) (*Sequencer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sequencer config: %w", err)
+	}
+	s := &Sequencer{
+		cfg:    cfg,
+		log:    log,
+		chain:  chain,
+		config: ChainConfig(cfg.ChainID),
+		now:    now,
+	}
+	s.ex = NewExecutor(s.config, chain)
+	s.ex.IsthmusWithdrawalsRoot = true
+	s.pool = NewPool(types.LatestSigner(s.config), poolLimit)
+	if cfg.Load.GasPerSecond > 0 {
+		s.load = newLoadGen(cfg.Load, s.config)
+	}
+	head, err := chain.Head()
+	switch {
+	case errors.Is(err, history.ErrEmpty):
+		ms := uint64(s.now().UnixMilli()) / 1000 * 1000
+		u, err := GenesisUpdate(Genesis(cfg, ms))
+		if err != nil {
+			return nil, err
+		}
+		if err := chain.Ingest(context.Background(), u); err != nil {
+			return nil, fmt.Errorf("ingest genesis: %w", err)
+		}
+		log.Info("Created devnet genesis", "hash", u.Header.Hash(), "chain_id", cfg.ChainID, "time", time.UnixMilli(int64(ms)).UTC())
+		s.genesis = ms
+	case err != nil:
+		return nil, fmt.Errorf("read head: %w", err)
+	default:
+		g, err := chain.HeaderByNumber(0)
+		if err != nil {
+			return nil, fmt.Errorf("read genesis: %w", err)
+		}
+		ms := g.Time * 1000
+		if cfg.TimestampPolicy == TimestampMilliseconds {
+			ms = g.Time
+		}
+		want := Genesis(cfg, ms).ToBlock().Hash()
+		if g.Hash() != want {
+			return nil, fmt.Errorf("the store holds another chain: its genesis is %s, the sequencer configuration (dev and load accounts, load seed, gas limit, timestamp policy) makes %s", g.Hash(), want)
+		}
+		s.genesis = ms
+		log.Info("Resuming the chain from the stored head", "number", head.Number, "hash", head.Hash)
+	}
+	hd, err := chain.Head()
+	if err != nil {
+		return nil, err
+	}
+	h, err := chain.HeaderByNumber(hd.Number)
+	if err != nil {
+		return nil, fmt.Errorf("read head header: %w", err)
+	}
+	s.head.Store(h)
+	if s.load != nil {
+		if err := s.withHeadState(func(st history.State) error { return s.load.resync(nonceReader(st)) }); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// OnBlock registers f to be called (from the sequencer's goroutine) after
+// each block is ingested. Call it before Run.
+func (s *Sequencer) OnBlock(f func(BlockInfo)) { s.onBlock = f }
+
+// ChainConfig is the chain's fork configuration.
+func (s *Sequencer) ChainConfig() *params.ChainConfig { return s.config }
+
+// BlockMillis is block n's time in Unix milliseconds on the block-time grid.
+// Under the seconds policy the header keeps only BlockMillis(n)/1000.
+func (s *Sequencer) BlockMillis(n uint64) uint64 {
+	return s.genesis + n*uint64(s.cfg.BlockTime/time.Millisecond)
+}
+
+// headerTime is the header Time of block n under the timestamp policy.
+func (s *Sequencer) headerTime(n uint64) uint64 {
+	if s.cfg.TimestampPolicy == TimestampMilliseconds {
+		return s.BlockMillis(n)
+	}
+	return s.BlockMillis(n) / 1000
+}
+
+// Head is the newest block header.
+func (s *Sequencer) Head() *types.Header { return s.head.Load() }
+
+// PoolLen is the number of transactions waiting.
+func (s *Sequencer) PoolLen() int { return s.pool.Len() }
+
+func (s *Sequencer) withHeadState(f func(history.State) error) error {
+	h := s.head.Load()
+	st, err := s.chain.StateAt(h.Number.Uint64())
+	if err != nil {
+		return fmt.Errorf("open state at head %d: %w", h.Number, err)
+	}
+	defer st.Close()
+	return f(st)
+}
+
+func nonceReader(st history.State) func(common.Address) (uint64, error) {
+	return func(a common.Address) (uint64, error) {
+		acc, err := st.Account(crypto.Keccak256Hash(a[:]))
+		if err != nil || acc == nil {
+			return 0, err
+		}
+		return acc.Nonce, nil
+	}
+}
+
+func (s *Sequencer) headEnv(st history.State) HeadEnv {
+	h := s.head.Load()
+	next := new(big.Int).Add(h.Number, common.Big1)
+	return HeadEnv{
+		Rules:    s.config.Rules(next, true, s.headerTime(next.Uint64())),
+		GasLimit: s.cfg.GasLimit,
+		BaseFee:  uint256.MustFromBig(eip1559.CalcBaseFee(s.config, h)),
+		Account: func(a common.Address) (uint64, *uint256.Int, error) {
+			acc, err := st.Account(crypto.Keccak256Hash(a[:]))
+			if err != nil || acc == nil {
+				return 0, new(uint256.Int), err
+			}
+			return acc.Nonce, acc.Balance, nil
+		},
+	}
+}
+
+// SubmitTransaction validates tx against the head and queues it for the
+// next blocks (eth_sendRawTransaction).
+func (s *Sequencer) SubmitTransaction(tx *types.Transaction) error {
+	return s.withHeadState(func(st history.State) error { return s.pool.Add(tx, s.headEnv(st)) })
+}
+
+// Run makes blocks until ctx is cancelled (then it returns nil) or a block
+// cannot be made or ingested (then it returns the error: a state-root
+// mismatch must stop the chain, not be skipped).
+func (s *Sequencer) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	lastLog := time.Time{}
+	for {
+		next := s.head.Load().Number.Uint64() + 1
+		due := time.UnixMilli(int64(s.BlockMillis(next)))
+		if wait := due.Sub(s.now()); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			}
+		} else if ctx.Err() != nil {
+			return nil
+		}
+		info, err := s.step(ctx, due)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if info.CatchingUp && time.Since(lastLog) > 5*time.Second {
+			lastLog = time.Now()
+			behind := s.now().Sub(due)
+			s.log.Info("Sequencer catching up with the clock", "number", info.Number, "behind", behind.Round(time.Millisecond),
+				"blocks_left", int64(behind/s.cfg.BlockTime))
+		}
+	}
+}
+
+// step makes, ingests and reports the block after the head, due at due.
+func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) {
+	parent := s.head.Load()
+	n := parent.Number.Uint64() + 1
+	info := BlockInfo{Number: n, Due: due, CatchingUp: s.now().Sub(due) > 2*s.cfg.BlockTime}
+	start := time.Now()
+	st, err := s.chain.StateAt(parent.Number.Uint64())
+	if err != nil {
+		return info, fmt.Errorf("open state at %d: %w", parent.Number, err)
+	}
+	defer st.Close()
+	h := s.headerTemplate(parent, n)
+	if s.load != nil && !info.CatchingUp {
+		gas := s.cfg.Load.GasPerSecond * uint64(s.cfg.BlockTime) / uint64(time.Second)
+		env := s.headEnv(st)
+		for _, tx := range s.load.generate(gas, h.BaseFee) {
+			if err := s.pool.Add(tx, env); err != nil {
+				s.log.Debug("Load generator transaction refused", "err", err)
+				s.resyncLoad = true
+				break
+			}
+		}
+	}
+	txs, err := s.pool.Pending(s.cfg.GasLimit, nonceReader(st))
+	if err != nil {
+		return info, err
+	}
+	built, err := s.ex.Build(ctx, st, parent, h, txs)
+	if err != nil {
+		return info, err
+	}
+	info.Build = time.Since(start)
+	ingestStart := time.Now()
+	if err := s.chain.Ingest(ctx, built.Update); err != nil {
+		return info, fmt.Errorf("ingest block %d: %w", n, err)
+	}
+	info.Committed = time.Now()
+	info.Ingest = info.Committed.Sub(ingestStart)
+	block := built.Block
+	s.head.Store(block.Header())
+	info.Hash, info.Txs, info.GasUsed = block.Hash(), len(block.Transactions()), block.GasUsed()
+
+	// Drop what the block included or found invalid.
+	if err := s.withHeadState(func(st history.State) error {
+		if err := s.pool.Prune(nonceReader(st), built.Dropped); err != nil {
+			return err
+		}
+		if s.load == nil {
+			return nil
+		}
+		for _, d := range built.Dropped {
+			if from, err := types.Sender(s.pool.signer, d.Tx); err == nil && s.load.owns(from) {
+				s.log.Debug("Load generator transaction dropped", "tx", d.Tx.Hash(), "err", d.Err)
+				s.resyncLoad = true
+			}
+		}
+		if s.resyncLoad {
+			s.resyncLoad = false
+			s.pool.RemoveSenders(s.load.addrs)
+			return s.load.resync(nonceReader(st))
+		}
+		return nil
+	}); err != nil {
+		return info, err
+	}
+	if s.onBlock != nil {
+		s.onBlock(info)
+	}
+	return info, nil
+}
+
+func (s *Sequencer) headerTemplate(parent *types.Header, n uint64) *types.Header {
+	t := s.headerTime(n)
+	beacon := common.Hash{}
+	excess := eip4844.CalcExcessBlobGas(s.config, parent, t)
+	return &types.Header{
+		ParentHash:       parent.Hash(),
+		Number:           new(big.Int).SetUint64(n),
+		Time:             t,
+		GasLimit:         s.cfg.GasLimit,
+		Coinbase:         s.cfg.FeeRecipient,
+		BaseFee:          eip1559.CalcBaseFee(s.config, parent),
+		Difficulty:       new(big.Int),
+		MixDigest:        crypto.Keccak256Hash(parent.MixDigest[:], parent.Hash().Bytes()),
+		ParentBeaconRoot: &beacon,
+		ExcessBlobGas:    &excess,
+	}
+}
