@@ -18,6 +18,7 @@ import (
 	"github.com/ethereum/go-ethereum/trie"
 
 	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/statedb"
 )
 
 // HeaderReader gives the executor the canonical headers BLOCKHASH needs.
@@ -99,7 +100,7 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 	if st.Root() != parent.Root {
 		return nil, fmt.Errorf("execute block %d: state %s is not the parent's root %s", header.Number, st.Root(), parent.Root)
 	}
-	db := newStateDatabase(st)
+	db := statedb.New(st)
 	sdb, err := state.New(parent.Root, db)
 	if err != nil {
 		return nil, fmt.Errorf("execute block %d: open state: %w", header.Number, err)
@@ -203,7 +204,7 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 	if applied == nil {
 		applied = types.Transactions{}
 	}
-	u, err := toBlockUpdate(out.Block.Header(), su)
+	u, err := statedb.ToBlockUpdate(out.Block.Header(), su)
 	if err != nil {
 		return nil, fmt.Errorf("execute block %d: %w", number, err)
 	}

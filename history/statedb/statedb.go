@@ -1,4 +1,8 @@
-package sequencer
+// Package statedb implements go-ethereum's core/state.Database over one
+// block's history.State, so go-ethereum's StateDB executes on the store's
+// versioned state with no second trie database, and converts the StateDB's
+// commit into the history.BlockUpdate that ingest verifies and stores.
+package statedb
 
 import (
 	"errors"
@@ -15,54 +19,58 @@ import (
 	"github.com/strata-chain/strata/history"
 )
 
-// stateDatabase is go-ethereum's core/state.Database over one block's
+// Database is go-ethereum's core/state.Database over one block's
 // history.State: the StateDB reads flat accounts and slots and opens tries
 // over the store's versioned nodes, and Commit captures the state update
 // instead of writing it anywhere. The store writes a block only through
 // Ingest, after checking its root, so there is no second trie database.
 //
-// A stateDatabase serves exactly one StateDB built on st.Root().
-type stateDatabase struct {
+// A Database serves StateDBs built on st.Root() only.
+type Database struct {
 	st     history.State
 	update *state.StateUpdate
 }
 
-var _ state.Database = (*stateDatabase)(nil)
+var _ state.Database = (*Database)(nil)
 
-func newStateDatabase(st history.State) *stateDatabase { return &stateDatabase{st: st} }
+// New returns a Database over st; st must stay open while it is used.
+func New(st history.State) *Database { return &Database{st: st} }
 
-func (db *stateDatabase) Type() state.DatabaseType { return state.TypeMPT }
+// Update is the state update of the last Commit, nil before one.
+func (db *Database) Update() *state.StateUpdate { return db.update }
+
+func (db *Database) Type() state.DatabaseType { return state.TypeMPT }
 
 // Reader returns the flat reader of the held state. The StateDB also asks for
 // a reader at the post-state root after Commit; that one fails on use.
-func (db *stateDatabase) Reader(root common.Hash) (state.Reader, error) {
+func (db *Database) Reader(root common.Hash) (state.Reader, error) {
 	return &stateReader{st: db.st, root: root}, nil
 }
 
 // Iteratee is needed only to wipe the storage of a pre-existing account that
 // self-destructs, which EIP-6780 (Cancun) rules out; the StateDB reports that
 // case as an error before asking.
-func (db *stateDatabase) Iteratee(common.Hash) (state.Iteratee, error) {
+func (db *Database) Iteratee(common.Hash) (state.Iteratee, error) {
 	return nil, errors.New("storage iteration is not supported: pre-existing accounts cannot self-destruct since Cancun")
 }
 
-func (db *stateDatabase) OpenTrie(root common.Hash) (state.Trie, error) {
+func (db *Database) OpenTrie(root common.Hash) (state.Trie, error) {
 	if root != db.st.Root() {
 		return nil, fmt.Errorf("open account trie %s: state %s is held", root, db.st.Root())
 	}
 	return trie.NewStateTrie(trie.StateTrieID(root), db.st.Nodes())
 }
 
-func (db *stateDatabase) OpenStorageTrie(stateRoot common.Hash, address common.Address, root common.Hash, _ state.Trie) (state.Trie, error) {
+func (db *Database) OpenStorageTrie(stateRoot common.Hash, address common.Address, root common.Hash, _ state.Trie) (state.Trie, error) {
 	id := trie.StorageTrieID(stateRoot, crypto.Keccak256Hash(address[:]), root)
 	return trie.NewStateTrie(id, db.st.Nodes())
 }
 
 // TrieDB is nil: the state's nodes are the store's; no triedb exists.
-func (db *stateDatabase) TrieDB() *triedb.Database { return nil }
+func (db *Database) TrieDB() *triedb.Database { return nil }
 
-// Commit keeps the update for toBlockUpdate; nothing is written.
-func (db *stateDatabase) Commit(update *state.StateUpdate) error {
+// Commit keeps the update for Update; nothing is written.
+func (db *Database) Commit(update *state.StateUpdate) error {
 	db.update = update
 	return nil
 }
@@ -111,14 +119,15 @@ func (r *stateReader) CodeSize(addr common.Address, codeHash common.Hash) int {
 	return len(r.Code(addr, codeHash))
 }
 
-// toBlockUpdate converts go-ethereum's state update into the history form.
+// ToBlockUpdate converts go-ethereum's state update into the history form,
+// with header as the block's header (transactions and receipts unset).
 //
 // Under Cancun rules an account that existed before the block can only be
 // deleted by EIP-158 (empty accounts) — which never holds storage — or be
 // destroyed in the transaction that created it; either way there is no
 // pre-block storage to wipe, so Wiped stays false. A deleted and re-created
 // account appears as its final form.
-func toBlockUpdate(header *types.Header, su *state.StateUpdate) (*history.BlockUpdate, error) {
+func ToBlockUpdate(header *types.Header, su *state.StateUpdate) (*history.BlockUpdate, error) {
 	u := &history.BlockUpdate{
 		Header:   header,
 		Accounts: make(map[common.Hash]*history.AccountChange),
