@@ -8,7 +8,9 @@ DATADIR   ?= ./data
 TEST_TIMEOUT ?= 14m
 BENCH_DURATION ?= 60s
 
-.PHONY: all build run test test-short bench lint fmt clean
+GETH      := $(BIN)/geth
+
+.PHONY: all build run test test-short bench lint fmt clean geth
 
 all: build
 
@@ -19,9 +21,15 @@ build:
 run: build
 	$(BIN)/strata run --config $(CONFIG) --datadir $(DATADIR)
 
+## geth: the geth binary integration tests run, built from the go-ethereum
+## version pinned in tools/geth/go.mod (kept equal to go.mod's by a test)
+geth: $(GETH)
+$(GETH): tools/geth/go.mod tools/geth/go.sum
+	cd tools/geth && $(GO) build -o ../../$(GETH) github.com/ethereum/go-ethereum/cmd/geth
+
 ## test: every test (unit, randomized model, crash, geth compatibility)
-test:
-	$(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
+test: $(GETH)
+	STRATA_GETH=$(abspath $(GETH)) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
 
 test-short:
 	$(GO) test -short -count=1 ./...
