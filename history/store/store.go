@@ -105,6 +105,9 @@ func (s *Store) loadMeta() error {
 	v, err = s.get(metaKey(metaHead))
 	switch {
 	case errors.Is(err, history.ErrNotFound):
+		if _, err := s.get(metaKey(metaBulkLoad)); err == nil {
+			return errors.New("the store holds an interrupted bulk genesis load: delete the datadir and load again")
+		}
 		return nil
 	case err != nil:
 		return fmt.Errorf("read head: %w", err)

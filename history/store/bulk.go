@@ -1,0 +1,233 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
+
+	"github.com/strata-chain/strata/history"
+)
+
+// metaBulkLoad marks a bulk genesis load in progress: a store that has it
+// and no head was interrupted mid-load and must be discarded.
+var metaBulkLoad = []byte("bulkload")
+
+// GenesisAccount is one account of a bulk-loaded genesis state.
+type GenesisAccount struct {
+	AddrHash common.Hash
+	Account  history.Account
+	Code     []byte // nil unless Account.CodeHash names code
+	// Storage yields the account's slots in increasing slot-hash order;
+	// nil for none. Zero values are not allowed.
+	Storage func(yield func(slotHash, value common.Hash) error) error
+}
+
+// GenesisSource yields genesis accounts in increasing address-hash order and
+// io.EOF after the last one.
+type GenesisSource interface {
+	Next() (*GenesisAccount, error)
+}
+
+// BulkProgress reports a bulk load's progress.
+type BulkProgress struct {
+	Accounts, Slots, Nodes uint64
+	Bytes                  uint64
+}
+
+// bulkBatchBytes is the size at which a bulk load commits a batch.
+const bulkBatchBytes = 64 << 20
+
+// LoadGenesis writes a large initial state into an empty store as block 0,
+// far faster than Ingest: the tries are built bottom-up with go-ethereum's
+// StackTrie from sorted input, and the versions go to Pebble in large
+// unsynced batches. header is block 0's header without its root; LoadGenesis
+// sets Root to the computed state root, writes the block and the head in a
+// last synced batch, and returns the sealed header.
+//
+// Crash safety: a marker written first and removed with the head makes a
+// store interrupted mid-load refuse to open as an empty store; it has to be
+// deleted and loaded again.
+func (s *Store) LoadGenesis(ctx context.Context, src GenesisSource, header *types.Header, progress func(BulkProgress)) (*types.Header, error) {
+	s.ingestMu.Lock()
+	defer s.ingestMu.Unlock()
+	if s.closed.Load() {
+		return nil, history.ErrClosed
+	}
+	if s.head.Load() != nil {
+		return nil, errors.New("load genesis: the store already holds blocks")
+	}
+	if header == nil || header.Number == nil || header.Number.Sign() != 0 {
+		return nil, errors.New("load genesis: header must be block 0")
+	}
+	if err := s.db.Set(metaKey(metaBulkLoad), []byte{1}, pebble.Sync); err != nil {
+		return nil, err
+	}
+	l := &bulkLoader{s: s, batch: s.db.NewBatch(), progress: progress}
+	defer func() { l.batch.Close() }()
+	var (
+		lastAddr common.Hash
+		first    = true
+		nodeErr  error
+	)
+	accTrie := trie.NewStackTrie(func(path []byte, _ common.Hash, blob []byte) {
+		if nodeErr == nil {
+			nodeErr = l.put(nodeItem(common.Hash{}, path), blob, true)
+		}
+	})
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ga, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load genesis: read account: %w", err)
+		}
+		if !first && bytes.Compare(ga.AddrHash[:], lastAddr[:]) <= 0 {
+			return nil, fmt.Errorf("load genesis: account %s out of order (after %s)", ga.AddrHash, lastAddr)
+		}
+		first, lastAddr = false, ga.AddrHash
+		storageRoot, err := l.storage(ga)
+		if err != nil {
+			return nil, err
+		}
+		if ga.Account.Balance == nil {
+			return nil, fmt.Errorf("load genesis: account %s has no balance", ga.AddrHash)
+		}
+		acc := types.StateAccount{Nonce: ga.Account.Nonce, Balance: ga.Account.Balance, Root: storageRoot, CodeHash: ga.Account.CodeHash.Bytes()}
+		if len(ga.Code) > 0 {
+			if err := l.batch.Set(hashKey(codePrefix, ga.Account.CodeHash), ga.Code, nil); err != nil {
+				return nil, err
+			}
+		}
+		full, err := rlp.EncodeToBytes(&acc)
+		if err != nil {
+			return nil, err
+		}
+		if err := accTrie.Update(ga.AddrHash[:], full); err != nil {
+			return nil, err
+		}
+		if nodeErr != nil {
+			return nil, nodeErr
+		}
+		if err := l.put(accountItem(ga.AddrHash), types.SlimAccountRLP(acc), false); err != nil {
+			return nil, err
+		}
+		l.p.Accounts++
+	}
+	root := accTrie.Hash()
+	if nodeErr != nil {
+		return nil, nodeErr
+	}
+	if err := l.flush(); err != nil {
+		return nil, err
+	}
+	h := types.CopyHeader(header)
+	h.Root = root
+	hash := h.Hash()
+	w := &blockWriter{batch: l.batch, block: 0}
+	if err := w.writeBlock(&history.BlockUpdate{Header: h, Transactions: types.Transactions{}, Receipts: types.Receipts{}}, hash); err != nil {
+		return nil, err
+	}
+	head := history.Head{Number: 0, Hash: hash, Root: root}
+	if err := l.batch.Set(metaKey(metaHead), encodeHead(head), nil); err != nil {
+		return nil, err
+	}
+	if err := l.batch.Delete(metaKey(metaBulkLoad), nil); err != nil {
+		return nil, err
+	}
+	if err := l.batch.Commit(pebble.Sync); err != nil {
+		return nil, fmt.Errorf("load genesis: commit: %w", err)
+	}
+	s.head.Store(&head)
+	if progress != nil {
+		progress(l.p)
+	}
+	return h, nil
+}
+
+type bulkLoader struct {
+	s        *Store
+	batch    *pebble.Batch
+	p        BulkProgress
+	progress func(BulkProgress)
+	last     time.Time
+}
+
+func (l *bulkLoader) put(item, value []byte, node bool) error {
+	if node {
+		l.p.Nodes++
+	}
+	if err := l.batch.Set(versioned(item, 0), value, nil); err != nil {
+		return err
+	}
+	if l.batch.Len() >= bulkBatchBytes {
+		return l.flush()
+	}
+	return nil
+}
+
+func (l *bulkLoader) flush() error {
+	l.p.Bytes += uint64(l.batch.Len())
+	if err := l.batch.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("load genesis: commit batch: %w", err)
+	}
+	l.batch.Close()
+	l.batch = l.s.db.NewBatch()
+	if l.progress != nil && time.Since(l.last) > 250*time.Millisecond {
+		l.last = time.Now()
+		l.progress(l.p)
+	}
+	return nil
+}
+
+// storage writes the account's slots and storage trie nodes and returns the
+// storage root.
+func (l *bulkLoader) storage(ga *GenesisAccount) (common.Hash, error) {
+	if ga.Storage == nil {
+		return types.EmptyRootHash, nil
+	}
+	var nodeErr error
+	st := trie.NewStackTrie(func(path []byte, _ common.Hash, blob []byte) {
+		if nodeErr == nil {
+			nodeErr = l.put(nodeItem(ga.AddrHash, path), blob, true)
+		}
+	})
+	var (
+		last  common.Hash
+		first = true
+	)
+	err := ga.Storage(func(slotHash, value common.Hash) error {
+		if !first && bytes.Compare(slotHash[:], last[:]) <= 0 {
+			return fmt.Errorf("slot %s of %s out of order", slotHash, ga.AddrHash)
+		}
+		if value == (common.Hash{}) {
+			return fmt.Errorf("slot %s of %s is zero", slotHash, ga.AddrHash)
+		}
+		first, last = false, slotHash
+		if err := st.Update(slotHash[:], encodeStorageLeaf(value)); err != nil {
+			return err
+		}
+		if nodeErr != nil {
+			return nodeErr
+		}
+		l.p.Slots++
+		return l.put(slotItem(ga.AddrHash, slotHash), encodeSlotValue(value), false)
+	})
+	if err != nil {
+		return common.Hash{}, fmt.Errorf("load genesis: storage of %s: %w", ga.AddrHash, err)
+	}
+	root := st.Hash()
+	return root, nodeErr
+}
