@@ -21,28 +21,6 @@ import (
 // and no head was interrupted mid-load and must be discarded.
 var metaBulkLoad = []byte("bulkload")
 
-// GenesisAccount is one account of a bulk-loaded genesis state.
-type GenesisAccount struct {
-	AddrHash common.Hash
-	Account  history.Account
-	Code     []byte // nil unless Account.CodeHash names code
-	// Storage yields the account's slots in increasing slot-hash order;
-	// nil for none. Zero values are not allowed.
-	Storage func(yield func(slotHash, value common.Hash) error) error
-}
-
-// GenesisSource yields genesis accounts in increasing address-hash order and
-// io.EOF after the last one.
-type GenesisSource interface {
-	Next() (*GenesisAccount, error)
-}
-
-// BulkProgress reports a bulk load's progress.
-type BulkProgress struct {
-	Accounts, Slots, Nodes uint64
-	Bytes                  uint64
-}
-
 // bulkBatchBytes is the size at which a bulk load commits a batch.
 const bulkBatchBytes = 64 << 20
 
@@ -56,7 +34,7 @@ const bulkBatchBytes = 64 << 20
 // Crash safety: a marker written first and removed with the head makes a
 // store interrupted mid-load refuse to open as an empty store; it has to be
 // deleted and loaded again.
-func (s *Store) LoadGenesis(ctx context.Context, src GenesisSource, header *types.Header, progress func(BulkProgress)) (*types.Header, error) {
+func (s *Store) LoadGenesis(ctx context.Context, src history.GenesisSource, header *types.Header, progress func(history.BulkProgress)) (*types.Header, error) {
 	s.ingestMu.Lock()
 	defer s.ingestMu.Unlock()
 	if s.closed.Load() {
@@ -160,8 +138,8 @@ func (s *Store) LoadGenesis(ctx context.Context, src GenesisSource, header *type
 type bulkLoader struct {
 	s        *Store
 	batch    *pebble.Batch
-	p        BulkProgress
-	progress func(BulkProgress)
+	p        history.BulkProgress
+	progress func(history.BulkProgress)
 	last     time.Time
 }
 
@@ -194,7 +172,7 @@ func (l *bulkLoader) flush() error {
 
 // storage writes the account's slots and storage trie nodes and returns the
 // storage root.
-func (l *bulkLoader) storage(ga *GenesisAccount) (common.Hash, error) {
+func (l *bulkLoader) storage(ga *history.GenesisAccount) (common.Hash, error) {
 	if ga.Storage == nil {
 		return types.EmptyRootHash, nil
 	}
@@ -231,3 +209,4 @@ func (l *bulkLoader) storage(ga *GenesisAccount) (common.Hash, error) {
 	root := st.Hash()
 	return root, nodeErr
 }
+var _ history.GenesisLoader = (*Store)(nil)

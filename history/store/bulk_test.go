@@ -40,14 +40,14 @@ func newAllocSource(alloc types.GenesisAlloc) *allocSource {
 	return src
 }
 
-func (s *allocSource) Next() (*GenesisAccount, error) {
+func (s *allocSource) Next() (*history.GenesisAccount, error) {
 	if s.i == len(s.keys) {
 		return nil, io.EOF
 	}
 	a := s.keys[s.i]
 	s.i++
 	acc := s.alloc[a]
-	ga := &GenesisAccount{
+	ga := &history.GenesisAccount{
 		AddrHash: crypto.Keccak256Hash(a[:]),
 		Account:  history.Account{Nonce: acc.Nonce, Balance: uint256.MustFromBig(acc.Balance), CodeHash: types.EmptyCodeHash},
 	}
@@ -98,10 +98,10 @@ func TestLoadGenesisMatchesGoEthereum(t *testing.T) {
 	s, err := OpenMem(DefaultConfig())
 	require.NoError(t, err)
 	defer s.Close()
-	var last BulkProgress
+	var last history.BulkProgress
 	hdr := want.Header()
 	hdr.Root = common.Hash{}
-	got, err := s.LoadGenesis(context.Background(), newAllocSource(alloc), hdr, func(p BulkProgress) { last = p })
+	got, err := s.LoadGenesis(context.Background(), newAllocSource(alloc), hdr, func(p history.BulkProgress) { last = p })
 	require.NoError(t, err)
 	require.Equal(t, want.Root(), got.Root, "bulk-built root equals go-ethereum's genesis root")
 	require.Equal(t, want.Hash(), got.Hash())
@@ -160,7 +160,7 @@ func TestLoadGenesisRefusesUnsortedInputAndInterruptedLoads(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, DefaultConfig(), nil)
 	require.NoError(t, err)
-	src := &sliceSource{accs: []*GenesisAccount{
+	src := &sliceSource{accs: []*history.GenesisAccount{
 		{AddrHash: common.HexToHash("0x02"), Account: history.Account{Balance: uint256.NewInt(1), CodeHash: types.EmptyCodeHash}},
 		{AddrHash: common.HexToHash("0x01"), Account: history.Account{Balance: uint256.NewInt(1), CodeHash: types.EmptyCodeHash}},
 	}}
@@ -172,11 +172,11 @@ func TestLoadGenesisRefusesUnsortedInputAndInterruptedLoads(t *testing.T) {
 }
 
 type sliceSource struct {
-	accs []*GenesisAccount
+	accs []*history.GenesisAccount
 	i    int
 }
 
-func (s *sliceSource) Next() (*GenesisAccount, error) {
+func (s *sliceSource) Next() (*history.GenesisAccount, error) {
 	if s.i == len(s.accs) {
 		return nil, io.EOF
 	}
