@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -35,6 +36,46 @@ type Config struct {
 	// default).
 	FeeRecipient common.Address
 	Load         LoadConfig
+	// Initial sizes the genesis state beyond the accounts the devnet needs,
+	// so that tries have a realistic depth (see InitialState).
+	Initial InitialState
+}
+
+// TxKind names one kind of generated transaction.
+type TxKind string
+
+const (
+	KindTransferNew        TxKind = "transfer_new"        // ETH to a never-seen address
+	KindTransferExisting   TxKind = "transfer_existing"   // ETH to an existing account
+	KindStorage            TxKind = "storage"             // storage contract: fresh slots, rewrites and clears
+	KindERC20              TxKind = "erc20"               // token transfer: two balance slots and the nonce
+	KindAMM                TxKind = "amm"                 // pool swap: three hot slots
+	KindWithdrawal         TxKind = "withdrawal"          // message passer: a fresh slot and the nonce slot
+	KindCreate             TxKind = "create"              // contract creation writing a few slots
+	KindCreateSelfDestruct TxKind = "create_selfdestruct" // created and destroyed in one transaction
+)
+
+// Kinds lists every TxKind.
+var Kinds = []TxKind{KindTransferNew, KindTransferExisting, KindStorage, KindERC20, KindAMM, KindWithdrawal, KindCreate, KindCreateSelfDestruct}
+
+// Mix weighs the kinds of generated transactions (relative weights).
+type Mix map[TxKind]int
+
+// DefaultMix is the devnet's mix: a bit of everything.
+func DefaultMix() Mix {
+	return Mix{
+		KindTransferNew: 20, KindTransferExisting: 20, KindStorage: 20, KindERC20: 15, KindAMM: 5,
+		KindWithdrawal: 8, KindCreate: 9, KindCreateSelfDestruct: 3,
+	}
+}
+
+// InitialState is the filler the genesis holds on top of the devnet's own
+// accounts: Accounts funded accounts, and Slots storage slots — half as
+// token balances of the first accounts (the holders transfers go to), half
+// in the storage contract.
+type InitialState struct {
+	Accounts int
+	Slots    int
 }
 
 // LoadConfig configures the built-in load generator.
@@ -46,6 +87,11 @@ type LoadConfig struct {
 	Seed int64
 	// Accounts is the number of funded sender accounts the generator signs with.
 	Accounts int
+	// Mix weighs the kinds of transactions; nil means DefaultMix.
+	Mix Mix
+	// SlotsPerTx is the number of slots a storage transaction writes; zero
+	// means 1 to 4 at random.
+	SlotsPerTx int
 }
 
 // DefaultConfig is the devnet of configs/devnet.yaml.
@@ -89,6 +135,17 @@ func (c Config) Validate() error {
 	}
 	if c.Load.GasPerSecond > 0 && (c.Load.Accounts < 1 || c.Load.Accounts > 10_000) {
 		errs = append(errs, fmt.Errorf("load accounts must be between 1 and 10000, got %d", c.Load.Accounts))
+	}
+	for k, w := range c.Load.Mix {
+		if !slices.Contains(Kinds, k) {
+			errs = append(errs, fmt.Errorf("load mix: unknown transaction kind %q", k))
+		}
+		if w < 0 {
+			errs = append(errs, fmt.Errorf("load mix: negative weight %d for %s", w, k))
+		}
+	}
+	if c.Initial.Accounts < 0 || c.Initial.Slots < 0 {
+		errs = append(errs, fmt.Errorf("initial state sizes must not be negative"))
 	}
 	if perBlock := c.Load.GasPerSecond * uint64(c.BlockTime) / uint64(time.Second); perBlock > c.GasLimit {
 		errs = append(errs, fmt.Errorf("load of %d gas/s is %d gas per block, above the gas limit %d", c.Load.GasPerSecond, perBlock, c.GasLimit))

@@ -168,3 +168,92 @@ func selfDestructingCreationCode(beneficiary common.Address) []byte {
 	p.Sstore(0, 1)
 	return p.Selfdestruct(beneficiary).Bytes()
 }
+
+// transferSelector is keccak256("transfer(address,uint256)")[:4].
+var transferSelector = []byte{0xa9, 0x05, 0x9c, 0xbb}
+
+// transferTopic is the ERC-20 Transfer event topic.
+var transferTopic = crypto.Keccak256Hash([]byte("Transfer(address,address,uint256)"))
+
+// jumpdests returns the JUMPDEST positions of code, in order.
+func jumpdests(code []byte) []uint64 {
+	var out []uint64
+	for pc := 0; pc < len(code); pc++ {
+		op := vm.OpCode(code[pc])
+		if op == vm.JUMPDEST {
+			out = append(out, uint64(pc))
+		}
+		if op.IsPush() {
+			pc += int(op - vm.PUSH0)
+		}
+	}
+	return out
+}
+
+// TokenCode is the runtime code of a minimal ERC-20 token: `balances` is a
+// mapping(address => uint256) at slot 0, and transfer(address to, uint256
+// amount) moves amount from the caller (reverting when the balance is short),
+// logs Transfer and returns true. A transfer writes the two balance slots.
+func TokenCode() []byte {
+	build := func(ok, short uint64) *program.Program {
+		p := program.New()
+		p.Push(0).Op(vm.CALLDATALOAD).Push(0xe0).Op(vm.SHR)
+		p.Push(transferSelector).Op(vm.EQ)
+		push2(p, ok).Op(vm.JUMPI)
+		p.Push(0).Push(0).Op(vm.REVERT)
+		p.Jumpdest()
+		// kFrom = keccak(caller ‖ 0)
+		p.Op(vm.CALLER).Push(0).Op(vm.MSTORE).Push(0).Push(0x20).Op(vm.MSTORE)
+		p.Push(0x40).Push(0).Op(vm.KECCAK256)                                    // [kFrom]
+		p.Op(vm.DUP1, vm.SLOAD)                                                  // [kFrom bal]
+		p.Push(36).Op(vm.CALLDATALOAD)                                           // [kFrom bal amt]
+		p.Op(vm.DUP1, vm.DUP3, vm.LT)                                            // [kFrom bal amt bal<amt]
+		push2(p, short).Op(vm.JUMPI)                                             // [kFrom bal amt]
+		p.Op(vm.SWAP1, vm.SUB)                                                   // [kFrom bal-amt]
+		p.Op(vm.SWAP1, vm.SSTORE)                                                // []
+		p.Push(4).Op(vm.CALLDATALOAD).Push(common.MaxAddress.Bytes()).Op(vm.AND) // [to]
+		p.Op(vm.DUP1).Push(0).Op(vm.MSTORE)                                      // mem[0]=to, mem[0x20]=0 still
+		p.Push(0x40).Push(0).Op(vm.KECCAK256)                                    // [to kTo]
+		p.Op(vm.DUP1, vm.SLOAD).Push(36).Op(vm.CALLDATALOAD, vm.ADD)             // [to kTo new]
+		p.Op(vm.SWAP1, vm.SSTORE)                                                // [to]
+		p.Push(36).Op(vm.CALLDATALOAD).Push(0).Op(vm.MSTORE)                     // mem[0]=amount
+		p.Op(vm.CALLER).Push(transferTopic).Push(0x20).Push(0)                   // [to caller topic 32 0]
+		p.Op(vm.LOG3)                                                            // log3(0, 32, topic, caller, to)
+		p.Push(1).Push(0).Op(vm.MSTORE).Push(0x20).Push(0).Op(vm.RETURN)
+		p.Jumpdest()
+		p.Push(0).Push(0).Op(vm.REVERT)
+		return p
+	}
+	d := jumpdests(build(0, 0).Bytes())
+	return build(d[0], d[1]).Bytes()
+}
+
+// tokenBalanceSlot is the storage key of balances[holder].
+func tokenBalanceSlot(holder common.Address) common.Hash {
+	return crypto.Keccak256Hash(common.LeftPadBytes(holder[:], 32), make([]byte, 32))
+}
+
+// transferCalldata encodes transfer(to, amount).
+func transferCalldata(to common.Address, amount uint64) []byte {
+	out := append([]byte{}, transferSelector...)
+	out = append(out, common.LeftPadBytes(to[:], 32)...)
+	return append(out, common.LeftPadBytes(new(big.Int).SetUint64(amount).Bytes(), 32)...)
+}
+
+// PoolCode is the runtime code of a constant-product pool stand-in: the
+// calldata is one word amountIn; it sets reserve0 (slot 0) += amountIn,
+// reserve1 (slot 1) -= reserve1·amountIn/(reserve0+amountIn) and bumps a
+// swap counter (slot 2). Every swap rewrites the same three hot slots.
+func PoolCode() []byte {
+	p := program.New()
+	p.Push(0).Op(vm.CALLDATALOAD)                // [in]
+	p.Push(0).Op(vm.SLOAD, vm.DUP2, vm.ADD)      // [in r0']
+	p.Op(vm.DUP1).Push(0).Op(vm.SSTORE)          // [in r0']
+	p.Push(1).Op(vm.SLOAD)                       // [in r0' r1]
+	p.Op(vm.DUP1, vm.DUP4, vm.MUL)               // [in r0' r1 r1*in]
+	p.Op(vm.DUP3, vm.SWAP1, vm.DIV)              // [in r0' r1 out]
+	p.Op(vm.SWAP1, vm.SUB).Push(1).Op(vm.SSTORE) // [in r0']
+	p.Push(2).Op(vm.SLOAD).Push(1).Op(vm.ADD).Push(2).Op(vm.SSTORE)
+	p.Op(vm.STOP)
+	return p.Bytes()
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/consensus"
@@ -60,6 +61,16 @@ type Built struct {
 	// Dropped lists the offered transactions that were invalid on this
 	// state (nonce, balance, gas); they are not in the block.
 	Dropped []DroppedTx
+	// Stages times the block's making.
+	Stages Stages
+}
+
+// Stages is the time each stage of making a block took.
+type Stages struct {
+	Execute   time.Duration // system calls and transactions
+	StateRoot time.Duration // hashing the changed tries
+	Commit    time.Duration // collecting the state update
+	Seal      time.Duration // header, block and BlockUpdate
 }
 
 // Build executes txs on the parent state st and seals a block with header
@@ -117,6 +128,7 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 		applied types.Transactions
 	)
 	defer evm.Release()
+	t0 := time.Now()
 	core.PreExecution(ctx, header.ParentBeaconRoot, parent, e.config, evm, number, header.Time)
 	for i, tx := range txs {
 		if err := ctx.Err(); err != nil {
@@ -153,10 +165,14 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 	if err != nil {
 		return nil, fmt.Errorf("execute block %d: %w", number, err)
 	}
+	t1 := time.Now()
+	sdb.IntermediateRoot(rules)
+	t2 := time.Now()
 	root, su, err := sdb.CommitWithUpdate(rules, number.Uint64())
 	if err != nil {
 		return nil, fmt.Errorf("execute block %d: commit: %w", number, err)
 	}
+	t3 := time.Now()
 	if build {
 		header.Root = root
 		header.GasUsed = gp.Used()
@@ -210,6 +226,7 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 	}
 	u.Transactions, u.Receipts = applied, out.Receipts
 	out.Update = u
+	out.Stages = Stages{Execute: t1.Sub(t0), StateRoot: t2.Sub(t1), Commit: t3.Sub(t2), Seal: time.Since(t3)}
 	return out, nil
 }
 

@@ -23,6 +23,23 @@ var MessagePasserAddress = common.HexToAddress("0x420000000000000000000000000000
 // storage writes and clears (see storageContractCode).
 var StorageContractAddress = common.HexToAddress("0x5700000000000000000000000000000000000001")
 
+// TokenAddress holds the devnet's ERC-20 token (TokenCode).
+var TokenAddress = common.HexToAddress("0x5700000000000000000000000000000000000002")
+
+// PoolAddresses hold the devnet's swap pools (PoolCode).
+var PoolAddresses = []common.Address{
+	common.HexToAddress("0x5700000000000000000000000000000000000010"),
+	common.HexToAddress("0x5700000000000000000000000000000000000011"),
+	common.HexToAddress("0x5700000000000000000000000000000000000012"),
+	common.HexToAddress("0x5700000000000000000000000000000000000013"),
+}
+
+// senderTokens is each load sender's starting token balance.
+var senderTokens = common.BigToHash(new(big.Int).Lsh(big.NewInt(1), 128))
+
+// poolReserve is each pool's starting reserve of both assets.
+var poolReserve = common.BigToHash(new(big.Int).Exp(big.NewInt(10), big.NewInt(24), nil))
+
 // devBalance is what every dev and load account starts with: 1e9 ether.
 var devBalance = new(big.Int).Mul(big.NewInt(1_000_000_000), big.NewInt(params.Ether))
 
@@ -96,6 +113,17 @@ func Genesis(cfg Config, timeMillis uint64) *core.Genesis {
 	alloc := core.SystemContractAllocs()
 	alloc[MessagePasserAddress] = types.Account{Nonce: 1, Code: MessagePasserCode(), Balance: new(big.Int)}
 	alloc[StorageContractAddress] = types.Account{Nonce: 1, Code: storageContractCode(), Balance: new(big.Int)}
+	token := types.Account{Nonce: 1, Code: TokenCode(), Balance: new(big.Int), Storage: map[common.Hash]common.Hash{}}
+	for _, k := range loadKeys(cfg.Load.Seed, cfg.Load.Accounts) {
+		token.Storage[tokenBalanceSlot(crypto.PubkeyToAddress(k.PublicKey))] = senderTokens
+	}
+	alloc[TokenAddress] = token
+	for _, a := range PoolAddresses {
+		alloc[a] = types.Account{Nonce: 1, Code: PoolCode(), Balance: new(big.Int), Storage: map[common.Hash]common.Hash{
+			common.BigToHash(big.NewInt(0)): poolReserve,
+			common.BigToHash(big.NewInt(1)): poolReserve,
+		}}
+	}
 	for _, k := range DevKeys(cfg.DevAccounts) {
 		alloc[crypto.PubkeyToAddress(k.PublicKey)] = types.Account{Balance: devBalance}
 	}

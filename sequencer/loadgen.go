@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -11,39 +12,28 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 )
 
-// txKind is one kind of generated transaction.
-type txKind int
-
-const (
-	kindTransferNew txKind = iota
-	kindTransferExisting
-	kindStorage
-	kindWithdrawal
-	kindCreate
-	kindCreateSelfDestruct
-)
-
-// mix is the share of each kind in the generated load, in percent.
-var mix = []struct {
-	kind  txKind
-	share int
-	gas   uint64 // estimate of gas used, for filling the budget
-	limit uint64 // the transaction's gas limit
-}{
-	{kindTransferNew, 25, 21_000 + 25_000, 21_000},
-	{kindTransferExisting, 25, 21_000, 21_000},
-	{kindStorage, 25, 21_000 + 4*23_000, 300_000},
-	{kindWithdrawal, 10, 21_000 + 50_000, 200_000},
-	{kindCreate, 12, 140_000, 400_000},
-	{kindCreateSelfDestruct, 3, 90_000, 300_000},
+// kindGas is the first estimate of each kind's gas use and its gas limit;
+// the generator corrects its estimates from the gas the blocks really use.
+var kindGas = map[TxKind]struct{ estimate, limit uint64 }{
+	KindTransferNew:        {21_000 + 25_000, 21_000},
+	KindTransferExisting:   {21_000, 21_000},
+	KindStorage:            {21_000 + 4*23_000, 400_000},
+	KindERC20:              {21_000 + 30_000, 120_000},
+	KindAMM:                {21_000 + 20_000, 120_000},
+	KindWithdrawal:         {21_000 + 50_000, 200_000},
+	KindCreate:             {140_000, 400_000},
+	KindCreateSelfDestruct: {90_000, 300_000},
 }
 
 // loadGen generates a reproducible stream of signed transactions from a
-// seed: transfers to new and existing accounts, storage writes and clears on
-// the storage contract, withdrawals through the message passer, contract
-// creations and contracts that self-destruct in their creation transaction.
-// It is used from one goroutine.
+// seed, in the proportions of a Mix: transfers to new and existing
+// accounts, storage writes, rewrites and clears, token transfers, pool swaps,
+// withdrawals through the message passer, contract creations and contracts
+// that self-destruct in their creation transaction. It is used from one
+// goroutine.
 type loadGen struct {
+	cfg     LoadConfig
+	initial InitialState
 	rng     *rand.Rand
 	signer  types.Signer
 	chainID *big.Int
@@ -52,24 +42,44 @@ type loadGen struct {
 	nonces  []uint64
 	next    int // round-robin sender
 
+	kinds   []TxKind // kinds with positive weight, in Kinds order
+	weights []int    // cumulative weights
+	total   int
+
 	recipients []common.Address // accounts created by transfers so far
-	slots      []common.Hash    // storage contract slots currently set
-	fresh      uint64           // counter for new recipient addresses and slots
+	slots      []common.Hash    // storage contract slots the generator set
+	fresh      uint64           // counter for new addresses and slots
 	carry      int64            // gas budget carried between blocks
+	ratio      float64          // actual / estimated gas, smoothed
+	pending    uint64           // estimated gas of the transactions not yet reported
 }
 
-func newLoadGen(cfg LoadConfig, chain *params.ChainConfig) *loadGen {
+func newLoadGen(cfg LoadConfig, initial InitialState, chain *params.ChainConfig) *loadGen {
 	keys := loadKeys(cfg.Seed, cfg.Accounts)
 	g := &loadGen{
+		cfg:     cfg,
+		initial: initial,
 		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5752415441)),
 		signer:  types.LatestSigner(chain),
 		chainID: chain.ChainID,
 		keys:    keys,
 		addrs:   make([]common.Address, len(keys)),
 		nonces:  make([]uint64, len(keys)),
+		ratio:   1,
 	}
 	for i, k := range keys {
 		g.addrs[i] = crypto.PubkeyToAddress(k.PublicKey)
+	}
+	mix := cfg.Mix
+	if mix == nil {
+		mix = DefaultMix()
+	}
+	for _, k := range Kinds {
+		if w := mix[k]; w > 0 {
+			g.total += w
+			g.kinds = append(g.kinds, k)
+			g.weights = append(g.weights, g.total)
+		}
 	}
 	return g
 }
@@ -88,96 +98,130 @@ func (g *loadGen) resync(nonceOf func(common.Address) (uint64, error)) error {
 }
 
 // owns reports whether the generator signs for addr.
-func (g *loadGen) owns(addr common.Address) bool {
-	for _, a := range g.addrs {
-		if a == addr {
-			return true
-		}
+func (g *loadGen) owns(addr common.Address) bool { return slices.Contains(g.addrs, addr) }
+
+// observe corrects the gas estimates with the gas a block of generated
+// transactions really used.
+func (g *loadGen) observe(gasUsed uint64) {
+	if g.pending == 0 {
+		return
 	}
-	return false
+	r := float64(gasUsed) / float64(g.pending)
+	g.ratio = 0.8*g.ratio + 0.2*r
+	g.pending = 0
 }
 
-// generate returns transactions whose estimated gas adds up to about gas.
+// generate returns transactions whose gas adds up to about gas.
 func (g *loadGen) generate(gas uint64, baseFee *big.Int) types.Transactions {
+	if g.total == 0 || gas == 0 {
+		return nil
+	}
 	g.carry += int64(gas)
 	feeCap := new(big.Int).Add(new(big.Int).Mul(baseFee, big.NewInt(2)), big.NewInt(params.GWei))
 	tip := big.NewInt(1000)
 	var txs types.Transactions
 	for g.carry > 0 {
-		m := g.pick()
+		kind := g.pick()
 		i := g.next
 		g.next = (g.next + 1) % len(g.keys)
 		inner := &types.DynamicFeeTx{
-			ChainID: g.chainID, Nonce: g.nonces[i], GasTipCap: tip, GasFeeCap: feeCap, Gas: m.limit,
+			ChainID: g.chainID, Nonce: g.nonces[i], GasTipCap: tip, GasFeeCap: feeCap, Gas: kindGas[kind].limit,
 		}
-		switch m.kind {
-		case kindTransferNew:
-			g.fresh++
-			to := common.BytesToAddress(crypto.Keccak256([]byte("strata load recipient"), new(big.Int).SetUint64(g.fresh).Bytes())[12:])
-			g.recipients = append(g.recipients, to)
-			inner.To, inner.Value = &to, big.NewInt(1+g.rng.Int64N(1e15))
-		case kindTransferExisting:
-			to := g.addrs[g.rng.IntN(len(g.addrs))]
-			if len(g.recipients) > 0 && g.rng.IntN(2) == 0 {
-				to = g.recipients[g.rng.IntN(len(g.recipients))]
-			}
-			inner.To, inner.Value = &to, big.NewInt(1+g.rng.Int64N(1e12))
-		case kindStorage:
-			var pairs [][2]common.Hash
-			for n := 1 + g.rng.IntN(4); n > 0; n-- {
-				switch {
-				case len(g.slots) > 8 && g.rng.IntN(3) == 0: // clear a set slot
-					j := g.rng.IntN(len(g.slots))
-					pairs = append(pairs, [2]common.Hash{g.slots[j], {}})
-					g.slots[j] = g.slots[len(g.slots)-1]
-					g.slots = g.slots[:len(g.slots)-1]
-				case len(g.slots) > 0 && g.rng.IntN(3) == 0: // rewrite a set slot
-					pairs = append(pairs, [2]common.Hash{g.slots[g.rng.IntN(len(g.slots))], g.value()})
-				default: // a fresh slot
-					g.fresh++
-					s := common.BigToHash(new(big.Int).SetUint64(g.fresh))
-					g.slots = append(g.slots, s)
-					pairs = append(pairs, [2]common.Hash{s, g.value()})
-				}
-			}
-			inner.To, inner.Data = &StorageContractAddress, storageCalldata(pairs)
-		case kindWithdrawal:
-			target := g.addrs[g.rng.IntN(len(g.addrs))]
-			data := make([]byte, g.rng.IntN(64))
-			for j := range data {
-				data[j] = byte(g.rng.Uint32())
-			}
-			inner.To, inner.Value = &MessagePasserAddress, big.NewInt(g.rng.Int64N(1e15))
-			inner.Data = WithdrawalCalldata(target, 100_000+g.rng.Uint64N(100_000), data)
-		case kindCreate:
-			inner.Data = creationCode(storageContractCode(), 1+g.rng.IntN(3))
-		case kindCreateSelfDestruct:
-			inner.Value = big.NewInt(g.rng.Int64N(1e9))
-			inner.Data = selfDestructingCreationCode(g.addrs[g.rng.IntN(len(g.addrs))])
-		}
+		g.fill(kind, inner)
 		txs = append(txs, types.MustSignNewTx(g.keys[i], g.signer, inner))
 		g.nonces[i]++
-		g.carry -= int64(m.gas)
+		est := uint64(float64(kindGas[kind].estimate) * g.ratio)
+		g.carry -= int64(est)
+		g.pending += kindGas[kind].estimate
 	}
 	return txs
+}
+
+func (g *loadGen) fill(kind TxKind, tx *types.DynamicFeeTx) {
+	switch kind {
+	case KindTransferNew:
+		to := g.newAddress()
+		g.recipients = append(g.recipients, to)
+		tx.To, tx.Value = &to, big.NewInt(1+g.rng.Int64N(1e15))
+	case KindTransferExisting:
+		to := g.existing()
+		tx.To, tx.Value = &to, big.NewInt(1+g.rng.Int64N(1e12))
+	case KindStorage:
+		n := g.cfg.SlotsPerTx
+		if n <= 0 {
+			n = 1 + g.rng.IntN(4)
+		}
+		pairs := make([][2]common.Hash, 0, n)
+		for ; n > 0; n-- {
+			switch {
+			case g.cfg.SlotsPerTx == 0 && len(g.slots) > 8 && g.rng.IntN(3) == 0: // clear a set slot
+				j := g.rng.IntN(len(g.slots))
+				pairs = append(pairs, [2]common.Hash{g.slots[j], {}})
+				g.slots[j] = g.slots[len(g.slots)-1]
+				g.slots = g.slots[:len(g.slots)-1]
+			case g.cfg.SlotsPerTx == 0 && len(g.slots) > 0 && g.rng.IntN(3) == 0: // rewrite a set slot
+				pairs = append(pairs, [2]common.Hash{g.slots[g.rng.IntN(len(g.slots))], g.value()})
+			default: // a fresh slot
+				g.fresh++
+				s := common.BigToHash(new(big.Int).SetUint64(g.fresh))
+				if g.cfg.SlotsPerTx == 0 {
+					g.slots = append(g.slots, s)
+				}
+				pairs = append(pairs, [2]common.Hash{s, g.value()})
+			}
+		}
+		tx.To, tx.Data = &StorageContractAddress, storageCalldata(pairs)
+	case KindERC20:
+		to := g.newAddress()
+		if h := g.initial.holders(); h > 0 && g.rng.IntN(5) != 0 {
+			to = FillerAddress(g.rng.IntN(h)) // an existing holder
+		} else if g.rng.IntN(2) == 0 {
+			to = g.addrs[g.rng.IntN(len(g.addrs))]
+		}
+		tx.To, tx.Data = &TokenAddress, transferCalldata(to, 1+g.rng.Uint64N(1e6))
+	case KindAMM:
+		pool := PoolAddresses[g.rng.IntN(len(PoolAddresses))]
+		tx.To, tx.Data = &pool, common.BigToHash(big.NewInt(1+g.rng.Int64N(1e15))).Bytes()
+	case KindWithdrawal:
+		target := g.addrs[g.rng.IntN(len(g.addrs))]
+		data := make([]byte, g.rng.IntN(64))
+		for j := range data {
+			data[j] = byte(g.rng.Uint32())
+		}
+		tx.To, tx.Value = &MessagePasserAddress, big.NewInt(g.rng.Int64N(1e15))
+		tx.Data = WithdrawalCalldata(target, 100_000+g.rng.Uint64N(100_000), data)
+	case KindCreate:
+		tx.Data = creationCode(storageContractCode(), 1+g.rng.IntN(3))
+	case KindCreateSelfDestruct:
+		tx.Value = big.NewInt(g.rng.Int64N(1e9))
+		tx.Data = selfDestructingCreationCode(g.addrs[g.rng.IntN(len(g.addrs))])
+	}
+}
+
+// newAddress is an address no one has used.
+func (g *loadGen) newAddress() common.Address {
+	g.fresh++
+	return common.BytesToAddress(crypto.Keccak256([]byte("strata load recipient"), new(big.Int).SetUint64(g.fresh).Bytes())[12:])
+}
+
+// existing is an account that exists: a filler account, an earlier
+// recipient or a sender.
+func (g *loadGen) existing() common.Address {
+	switch r := g.rng.IntN(3); {
+	case r == 0 && g.initial.Accounts > 0:
+		return FillerAddress(g.rng.IntN(g.initial.Accounts))
+	case r == 1 && len(g.recipients) > 0:
+		return g.recipients[g.rng.IntN(len(g.recipients))]
+	}
+	return g.addrs[g.rng.IntN(len(g.addrs))]
 }
 
 func (g *loadGen) value() common.Hash {
 	return common.BigToHash(new(big.Int).SetUint64(1 + g.rng.Uint64()))
 }
 
-func (g *loadGen) pick() (m struct {
-	kind  txKind
-	share int
-	gas   uint64
-	limit uint64
-}) {
-	r := g.rng.IntN(100)
-	for _, m = range mix {
-		if r < m.share {
-			return m
-		}
-		r -= m.share
-	}
-	return mix[0]
+func (g *loadGen) pick() TxKind {
+	r := g.rng.IntN(g.total)
+	i, _ := slices.BinarySearch(g.weights, r+1)
+	return g.kinds[i]
 }

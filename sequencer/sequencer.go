@@ -24,6 +24,7 @@ import (
 type Chain interface {
 	history.Reader
 	history.Ingester
+	history.GenesisLoader
 }
 
 // BlockInfo describes one block the sequencer made and the store ingested.
@@ -37,6 +38,7 @@ type BlockInfo struct {
 	Ingest     time.Duration // history ingest, root check and commit
 	Committed  time.Time     // when the ingest returned
 	CatchingUp bool          // the block was made late, to catch up with the clock
+	Stages     Stages        // the executor's stages; Ingest is the publish stage
 }
 
 // poolLimit bounds the transactions the pool holds.
@@ -86,20 +88,32 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 	s.ex.IsthmusWithdrawalsRoot = true
 	s.pool = NewPool(types.LatestSigner(s.config), poolLimit)
 	if cfg.Load.GasPerSecond > 0 {
-		s.load = newLoadGen(cfg.Load, s.config)
+		s.load = newLoadGen(cfg.Load, cfg.Initial, s.config)
 	}
 	head, err := chain.Head()
 	switch {
 	case errors.Is(err, history.ErrEmpty):
 		ms := uint64(s.now().UnixMilli()) / 1000 * 1000
-		u, err := GenesisUpdate(Genesis(cfg, ms))
+		g := Genesis(cfg, ms)
+		hdr := g.ToBlock().Header()
+		baseRoot := hdr.Root
+		hdr.Root = common.Hash{}
+		start, lastLog := time.Now(), time.Now()
+		sealed, err := chain.LoadGenesis(context.Background(), newGenesisSource(g, cfg.Initial), hdr, func(p history.BulkProgress) {
+			if time.Since(lastLog) >= 5*time.Second {
+				lastLog = time.Now()
+				log.Info("Loading the initial state", "accounts", p.Accounts, "slots", p.Slots, "nodes", p.Nodes,
+					"written", fmt.Sprintf("%.0f MiB", float64(p.Bytes)/(1<<20)), "elapsed", time.Since(start).Round(time.Second))
+			}
+		})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("load genesis: %w", err)
 		}
-		if err := chain.Ingest(context.Background(), u); err != nil {
-			return nil, fmt.Errorf("ingest genesis: %w", err)
+		if cfg.Initial == (InitialState{}) && sealed.Root != baseRoot {
+			return nil, fmt.Errorf("genesis root %s differs from go-ethereum's %s", sealed.Root, baseRoot)
 		}
-		log.Info("Created devnet genesis", "hash", u.Header.Hash(), "chain_id", cfg.ChainID, "time", time.UnixMilli(int64(ms)).UTC())
+		log.Info("Created devnet genesis", "hash", sealed.Hash(), "chain_id", cfg.ChainID, "time", time.UnixMilli(int64(ms)).UTC(),
+			"initial_accounts", cfg.Initial.Accounts, "initial_slots", cfg.Initial.Slots, "took", time.Since(start).Round(time.Millisecond))
 		s.genesis = ms
 	case err != nil:
 		return nil, fmt.Errorf("read head: %w", err)
@@ -112,8 +126,9 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 		if cfg.TimestampPolicy == TimestampMilliseconds {
 			ms = g.Time
 		}
-		want := Genesis(cfg, ms).ToBlock().Hash()
-		if g.Hash() != want {
+		if cfg.Initial != (InitialState{}) {
+			log.Warn("The genesis has an initial state; not re-deriving it to check it matches the configuration")
+		} else if want := Genesis(cfg, ms).ToBlock().Hash(); g.Hash() != want {
 			return nil, fmt.Errorf("the store holds another chain: its genesis is %s, the sequencer configuration (dev and load accounts, load seed, gas limit, timestamp policy) makes %s", g.Hash(), want)
 		}
 		s.genesis = ms
@@ -275,6 +290,10 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 		return info, err
 	}
 	info.Build = time.Since(start)
+	info.Stages = built.Stages
+	if s.load != nil {
+		s.load.observe(built.Block.GasUsed())
+	}
 	ingestStart := time.Now()
 	if err := s.chain.Ingest(ctx, built.Update); err != nil {
 		return info, fmt.Errorf("ingest block %d: %w", n, err)

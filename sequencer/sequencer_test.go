@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"slices"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ func newTestSequencer(t *testing.T, cfg Config, s *store.Store) *Sequencer {
 func TestLoadBlocksAreDeterministicAndValid(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Load.Accounts = 8
+	cfg.Initial = InitialState{Accounts: 500, Slots: 800}
 	run := func() []common.Hash {
 		s, err := store.OpenMem(store.DefaultConfig())
 		require.NoError(t, err)
@@ -60,6 +62,10 @@ func TestLoadBlocksAreDeterministicAndValid(t *testing.T) {
 					kinds["withdrawal"]++
 				case *tx.To() == StorageContractAddress:
 					kinds["storage"]++
+				case *tx.To() == TokenAddress:
+					kinds["erc20"]++
+				case slices.Contains(PoolAddresses, *tx.To()):
+					kinds["amm"]++
 				default:
 					kinds["transfer"]++
 				}
@@ -68,7 +74,7 @@ func TestLoadBlocksAreDeterministicAndValid(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, seq.BlockMillis(info.Number)/1000, h.Time, "seconds policy")
 		}
-		for _, k := range []string{"create", "withdrawal", "storage", "transfer"} {
+		for _, k := range []string{"create", "withdrawal", "storage", "transfer", "erc20", "amm"} {
 			require.Positive(t, kinds[k], "load has %s transactions", k)
 		}
 		require.Zero(t, seq.PoolLen(), "everything offered was included")
