@@ -32,18 +32,23 @@ type ProofLoadConfig struct {
 	// MinBlock is the oldest block asked for; blocks are drawn uniformly
 	// from [MinBlock, head] with the head re-read as the chain grows.
 	MinBlock uint64
+	// Rate, when positive, switches to an open loop at that many requests
+	// per second with at most Clients in flight.
+	Rate float64
 }
 
 // ProofLoadResult is what a proof load measured.
 type ProofLoadResult struct {
-	Clients   int           `json:"clients"`
-	Duration  time.Duration `json:"duration_ns"`
-	Proofs    int           `json:"proofs"`
-	Errors    int           `json:"errors"`
-	PerSecond float64       `json:"proofs_per_second"`
-	Latency   Summary       `json:"latency"`
-	MinBlock  uint64        `json:"min_block"`
-	MaxBlock  uint64        `json:"max_block"`
+	Clients   int             `json:"clients"`
+	Duration  time.Duration   `json:"duration_ns"`
+	Proofs    int             `json:"proofs"`
+	Errors    int             `json:"errors"`
+	PerSecond float64         `json:"proofs_per_second"`
+	Latency   Summary         `json:"latency"`
+	MinBlock  uint64          `json:"min_block"`
+	MaxBlock  uint64          `json:"max_block"`
+	Rate      float64         `json:"rate_per_second,omitempty"` // open loop; zero for a closed loop
+	Samples   []time.Duration `json:"-"`                         // every latency, for CDF plots
 }
 
 // accountResult mirrors the JSON of eth_getProof.
@@ -153,8 +158,14 @@ func (c *rootCache) root(ctx context.Context, cl *rpc.Client, n uint64) (common.
 	return hdr.Root, nil
 }
 
-// RunProofLoad runs the load and verifies every answer. A wrong proof is an
-// error of the whole run, not a counted failure: Strata must never serve one.
+// RunProofLoad sends eth_getProof for random accounts (with cfg.Slots) at
+// random blocks in [MinBlock, head] and verifies every answer against the
+// block's state root from eth_getBlockByNumber; one failed verification
+// fails the run. With Rate zero it is a closed loop: Clients goroutines send
+// back to back. With Rate > 0 requests are scheduled at that constant rate
+// (at most Clients in flight... and any number queued), and each latency is
+// measured from the scheduled time, so a slow server cannot hide its tail
+// by slowing the load down (no coordinated omission).
 func RunProofLoad(ctx context.Context, cfg ProofLoadConfig) (*ProofLoadResult, error) {
 	if cfg.Clients <= 0 || cfg.Duration <= 0 || len(cfg.Addresses) == 0 {
 		return nil, errors.New("proof load needs clients > 0, duration > 0 and addresses")
@@ -167,6 +178,9 @@ func RunProofLoad(ctx context.Context, cfg ProofLoadConfig) (*ProofLoadResult, e
 	var head hexutil.Uint64
 	if err := cl.CallContext(ctx, &head, "eth_blockNumber"); err != nil {
 		return nil, fmt.Errorf("eth_blockNumber: %w", err)
+	}
+	if uint64(head) < cfg.MinBlock {
+		return nil, fmt.Errorf("head %d is below the oldest block to prove %d", head, cfg.MinBlock)
 	}
 	roots := &rootCache{roots: map[uint64]common.Hash{}}
 	slots := make([]string, len(cfg.Slots))
@@ -183,50 +197,94 @@ func RunProofLoad(ctx context.Context, cfg ProofLoadConfig) (*ProofLoadResult, e
 		maxBlock  = uint64(head)
 		wg        sync.WaitGroup
 	)
+	// one sends one proof request and verifies it; it reports the latency
+	// from since, and false when the run must stop.
+	one := func(rng *rand.Rand, since time.Time) (time.Duration, bool, error) {
+		mu.Lock()
+		top := maxBlock
+		mu.Unlock()
+		n := cfg.MinBlock + rng.Uint64N(top-cfg.MinBlock+1)
+		addr := cfg.Addresses[rng.IntN(len(cfg.Addresses))]
+		var raw json.RawMessage
+		err := cl.CallContext(ctx, &raw, "eth_getProof", addr, slots, hexutil.Uint64(n))
+		el := time.Since(since)
+		if ctx.Err() != nil {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, true, err
+		}
+		root, err := roots.root(ctx, cl, n)
+		if err != nil {
+			return 0, true, err
+		}
+		if verr := VerifyAccountResult(raw, root); verr != nil {
+			mu.Lock()
+			firstErr = errors.Join(firstErr, fmt.Errorf("block %d: %w", n, verr))
+			mu.Unlock()
+			cancel()
+			return 0, false, nil
+		}
+		return el, true, nil
+	}
+	record := func(el time.Duration, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errCount++
+			return
+		}
+		latencies = append(latencies, el)
+	}
 	start := time.Now()
-	for c := range cfg.Clients {
+	if cfg.Rate <= 0 {
+		for c := range cfg.Clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(cfg.Seed, uint64(c)))
+				for ctx.Err() == nil {
+					el, goOn, err := one(rng, time.Now())
+					if !goOn {
+						return
+					}
+					record(el, err)
+				}
+			}()
+		}
+	} else {
+		interval := time.Duration(float64(time.Second) / cfg.Rate)
+		sem := make(chan struct{}, cfg.Clients)
+		rng := rand.New(rand.NewPCG(cfg.Seed, 0))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(c)))
-			local := make([]time.Duration, 0, 4096)
-			defer func() {
-				mu.Lock()
-				latencies = append(latencies, local...)
-				mu.Unlock()
-			}()
-			for ctx.Err() == nil {
-				mu.Lock()
-				top := maxBlock
-				mu.Unlock()
-				n := cfg.MinBlock + rng.Uint64N(top-cfg.MinBlock+1)
-				addr := cfg.Addresses[rng.IntN(len(cfg.Addresses))]
-				var raw json.RawMessage
-				t0 := time.Now()
-				err := cl.CallContext(ctx, &raw, "eth_getProof", addr, slots, hexutil.Uint64(n))
-				el := time.Since(t0)
-				if ctx.Err() != nil {
-					return
-				}
-				if err == nil {
-					var root common.Hash
-					if root, err = roots.root(ctx, cl, n); err == nil {
-						if verr := VerifyAccountResult(raw, root); verr != nil {
-							mu.Lock()
-							firstErr = errors.Join(firstErr, fmt.Errorf("block %d: %w", n, verr))
-							mu.Unlock()
-							cancel()
-							return
-						}
+			timer := time.NewTimer(0)
+			defer timer.Stop()
+			for k := 0; ; k++ {
+				due := start.Add(time.Duration(k) * interval)
+				if wait := time.Until(due); wait > 0 {
+					timer.Reset(wait)
+					select {
+					case <-ctx.Done():
+						return
+					case <-timer.C:
 					}
 				}
-				if err != nil {
-					mu.Lock()
-					errCount++
-					mu.Unlock()
-					continue
+				select {
+				case <-ctx.Done():
+					return
+				case sem <- struct{}{}:
 				}
-				local = append(local, el)
+				reqRng := rand.New(rand.NewPCG(rng.Uint64(), uint64(k)))
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					if el, goOn, err := one(reqRng, due); goOn {
+						record(el, err)
+					}
+				}()
 			}
 		}()
 	}
@@ -255,6 +313,7 @@ func RunProofLoad(ctx context.Context, cfg ProofLoadConfig) (*ProofLoadResult, e
 	}
 	return &ProofLoadResult{
 		Clients:   cfg.Clients,
+		Rate:      cfg.Rate,
 		Duration:  elapsed,
 		Proofs:    len(latencies),
 		Errors:    errCount,
@@ -262,5 +321,6 @@ func RunProofLoad(ctx context.Context, cfg ProofLoadConfig) (*ProofLoadResult, e
 		Latency:   Summarize(latencies),
 		MinBlock:  cfg.MinBlock,
 		MaxBlock:  maxBlock,
+		Samples:   latencies,
 	}, nil
 }
