@@ -10,7 +10,7 @@ BENCH_DURATION ?= 60s
 
 GETH      := $(BIN)/geth
 
-.PHONY: all build run test test-short bench lint fmt clean geth
+.PHONY: all build run test test-short bench bench-full lint fmt clean geth
 
 all: build
 
@@ -34,9 +34,14 @@ test: $(GETH)
 test-short:
 	$(GO) test -short -count=1 ./...
 
-## bench: a short devnet run measuring ingest, proof latency under load and disk per block
+## bench: a short base-like run (small initial state) at 200 ms and 2 s blocks, judged against configs/contract.yaml (< 5 min)
 bench: build
-	$(BIN)/strata bench devnet --duration $(BENCH_DURATION) --clients 4 --out bench/results
+	$(BIN)/strata bench run --profile configs/profiles/base-like.yaml --initial-accounts 100000 --initial-slots 500000 \
+		--block-times 200ms,2s --warmup 10s --duration $(BENCH_DURATION) --out bench/results
+
+## bench-full: the headline run: base-like on 1 M accounts and 10 M slots, 200 ms and 2 s blocks
+bench-full: build
+	$(BIN)/strata bench run --profile configs/profiles/base-like.yaml --block-times 200ms,2s --warmup 30s --duration 5m --out bench/results
 
 lint:
 	$(GO) vet ./...

@@ -1,10 +1,12 @@
 package sequencer
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"math/big"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -224,4 +226,103 @@ func (g *loadGen) pick() TxKind {
 	r := g.rng.IntN(g.total)
 	i, _ := slices.BinarySearch(g.weights, r+1)
 	return g.kinds[i]
+}
+
+// loadBatch is one block's worth of generated transactions.
+type loadBatch struct {
+	epoch uint64
+	txs   types.Transactions
+}
+
+// feeder runs a loadGen in its own goroutine one block ahead, so that
+// generating and signing transactions and recovering their senders stay off
+// the block-building path, as they would for transactions arriving from the
+// network. While a feeder runs only its goroutine touches the loadGen.
+type feeder struct {
+	g       *loadGen
+	gas     uint64 // per block
+	signer  types.Signer
+	baseFee atomic.Pointer[big.Int]
+	out     chan loadBatch
+	resync  chan []uint64 // new nonces, by sender index
+	observe chan uint64
+	epoch   uint64 // the epoch the consumer accepts; consumer's goroutine only
+}
+
+func newFeeder(g *loadGen, gasPerBlock uint64, baseFee *big.Int) *feeder {
+	f := &feeder{g: g, gas: gasPerBlock, signer: g.signer, out: make(chan loadBatch, 1), resync: make(chan []uint64), observe: make(chan uint64, 64)}
+	f.baseFee.Store(baseFee)
+	return f
+}
+
+func (f *feeder) run(ctx context.Context) {
+	var epoch uint64
+	apply := func(nonces []uint64) {
+		copy(f.g.nonces, nonces)
+		epoch++
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-f.resync:
+			apply(n)
+			continue
+		default:
+		}
+	drain:
+		for {
+			select {
+			case used := <-f.observe:
+				f.g.observe(used)
+			default:
+				break drain
+			}
+		}
+		txs := f.g.generate(f.gas, f.baseFee.Load())
+		for _, tx := range txs {
+			_, _ = types.Sender(f.signer, tx) // caches the sender in the transaction
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-f.resync:
+			apply(n) // the batch was made with stale nonces: drop it
+		case f.out <- loadBatch{epoch: epoch, txs: txs}:
+		}
+	}
+}
+
+// next returns the next batch if one is ready: a sequencer does not wait
+// for transactions.
+func (f *feeder) next() (types.Transactions, bool) {
+	for {
+		select {
+		case b := <-f.out:
+			if b.epoch < f.epoch {
+				continue // made before the last resync
+			}
+			return b.txs, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// requestResync hands the feeder new nonces; batches made before are
+// discarded.
+func (f *feeder) requestResync(ctx context.Context, nonces []uint64) {
+	f.epoch++
+	select {
+	case f.resync <- nonces:
+	case <-ctx.Done():
+	}
+}
+
+// report passes a block's gas used to the generator's estimate correction.
+func (f *feeder) report(gasUsed uint64) {
+	select {
+	case f.observe <- gasUsed:
+	default:
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,7 @@ type BlockInfo struct {
 	Committed  time.Time     // when the ingest returned
 	CatchingUp bool          // the block was made late, to catch up with the clock
 	Stages     Stages        // the executor's stages; Ingest is the publish stage
+	LoadMissed bool          // the load generator had no batch ready in time
 }
 
 // poolLimit bounds the transactions the pool holds.
@@ -62,7 +64,8 @@ type Sequencer struct {
 
 	head       atomic.Pointer[types.Header]
 	onBlock    func(BlockInfo)
-	resyncLoad bool // the generator's nonces are off; used by Run's goroutine only
+	resyncLoad bool    // the generator's nonces are off; used by Run's goroutine only
+	feeder     *feeder // generates the load ahead while Run runs; nil otherwise
 }
 
 // New opens a sequencer on chain. An empty chain gets cfg's genesis, timed
@@ -228,6 +231,15 @@ func (s *Sequencer) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
+	if s.load != nil {
+		gas := s.cfg.Load.GasPerSecond * uint64(s.cfg.BlockTime) / uint64(time.Second)
+		s.feeder = newFeeder(s.load, gas, s.head.Load().BaseFee)
+		fctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); s.feeder.run(fctx) }()
+		defer func() { stop(); wg.Wait(); s.feeder = nil }()
+	}
 	lastLog := time.Time{}
 	for {
 		next := s.head.Load().Number.Uint64() + 1
@@ -271,9 +283,18 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 	defer st.Close()
 	h := s.headerTemplate(parent, n)
 	if s.load != nil && !info.CatchingUp {
-		gas := s.cfg.Load.GasPerSecond * uint64(s.cfg.BlockTime) / uint64(time.Second)
+		var load types.Transactions
+		if s.feeder != nil {
+			var ok bool
+			if load, ok = s.feeder.next(); !ok {
+				info.LoadMissed = true
+			}
+		} else {
+			gas := s.cfg.Load.GasPerSecond * uint64(s.cfg.BlockTime) / uint64(time.Second)
+			load = s.load.generate(gas, h.BaseFee)
+		}
 		env := s.headEnv(st)
-		for _, tx := range s.load.generate(gas, h.BaseFee) {
+		for _, tx := range load {
 			if err := s.pool.Add(tx, env); err != nil {
 				s.log.Debug("Load generator transaction refused", "err", err)
 				s.resyncLoad = true
@@ -291,7 +312,11 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 	}
 	info.Build = time.Since(start)
 	info.Stages = built.Stages
-	if s.load != nil {
+	switch {
+	case s.feeder != nil:
+		s.feeder.report(built.Block.GasUsed())
+		s.feeder.baseFee.Store(eip1559.CalcBaseFee(s.config, built.Block.Header()))
+	case s.load != nil:
 		s.load.observe(built.Block.GasUsed())
 	}
 	ingestStart := time.Now()
@@ -321,7 +346,19 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 		if s.resyncLoad {
 			s.resyncLoad = false
 			s.pool.RemoveSenders(s.load.addrs)
-			return s.load.resync(nonceReader(st))
+			if s.feeder == nil {
+				return s.load.resync(nonceReader(st))
+			}
+			nonces := make([]uint64, len(s.load.addrs))
+			read := nonceReader(st)
+			for i, a := range s.load.addrs {
+				n, err := read(a)
+				if err != nil {
+					return err
+				}
+				nonces[i] = n
+			}
+			s.feeder.requestResync(ctx, nonces)
 		}
 		return nil
 	}); err != nil {
