@@ -19,13 +19,16 @@ type blockEvent struct {
 // statusWindow keeps the blocks of the last span for the status line. It is
 // safe for concurrent use.
 type statusWindow struct {
-	span time.Duration
+	span  time.Duration
+	since time.Time // when the window started; rates over a younger window use its age
 
 	mu     sync.Mutex
 	events []blockEvent // oldest first; guarded by mu
 }
 
-func newStatusWindow(span time.Duration) *statusWindow { return &statusWindow{span: span} }
+func newStatusWindow(span time.Duration) *statusWindow {
+	return &statusWindow{span: span, since: time.Now()}
+}
 
 func (w *statusWindow) add(e blockEvent) {
 	w.mu.Lock()
@@ -69,6 +72,9 @@ func (w *statusWindow) line(now time.Time) (statusLine, bool) {
 	p99 := ingest[min(len(ingest)-1, (len(ingest)*99+99)/100-1)]
 	last := in[len(in)-1]
 	secs := w.span.Seconds()
+	if age := now.Sub(w.since); age > 0 && age < w.span {
+		secs = age.Seconds()
+	}
 	return statusLine{
 		head:      last.number,
 		blocksPS:  float64(len(in)) / secs,

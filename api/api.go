@@ -1,0 +1,211 @@
+// Package api serves Strata's history over JSON-RPC with go-ethereum's rpc
+// server: the eth_ methods proof clients use (answers byte-compatible with
+// geth), op-node's optimism_outputAtBlock and optimism_syncStatus, and raw
+// debug_ encodings. It knows nothing of where blocks come from.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/strata-chain/strata/history"
+)
+
+// TxPool takes transactions for the next blocks (eth_sendRawTransaction).
+type TxPool interface {
+	SubmitTransaction(tx *types.Transaction) error
+}
+
+// Config wires the API to a store.
+type Config struct {
+	ChainConfig *params.ChainConfig
+	Reader      history.Reader
+	// TxPool is nil on a node that takes no transactions.
+	TxPool TxPool
+	// Finality returns the safe and finalized block numbers; nil means both
+	// are the head (a single-sequencer devnet with no L1).
+	Finality func() (safe, finalized uint64)
+	// MaxStorageKeys bounds the keys of one eth_getProof (geth: 1024).
+	MaxStorageKeys int
+	// ProofConcurrency bounds the proofs built at once (reth: 25); requests
+	// beyond it wait for a permit.
+	ProofConcurrency int
+	Log              *slog.Logger
+}
+
+const (
+	defaultMaxStorageKeys   = 1024
+	defaultProofConcurrency = 25
+	// Batch limits as geth's defaults.
+	batchItemLimit    = 1000
+	batchResponseSize = 25 * 1000 * 1000
+)
+
+// NewRPCServer returns an rpc.Server with the eth, optimism and debug
+// namespaces registered.
+func NewRPCServer(cfg Config) (*rpc.Server, error) {
+	if cfg.ChainConfig == nil || cfg.Reader == nil {
+		return nil, errors.New("api: chain config and reader are required")
+	}
+	if cfg.MaxStorageKeys <= 0 {
+		cfg.MaxStorageKeys = defaultMaxStorageKeys
+	}
+	if cfg.ProofConcurrency <= 0 {
+		cfg.ProofConcurrency = defaultProofConcurrency
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	b := &backend{cfg: cfg, permits: make(chan struct{}, cfg.ProofConcurrency)}
+	srv := rpc.NewServer()
+	srv.SetBatchLimits(batchItemLimit, batchResponseSize)
+	for ns, svc := range map[string]any{
+		"eth":      &EthAPI{b: b},
+		"optimism": &OptimismAPI{b: b},
+		"debug":    &DebugAPI{b: b},
+	} {
+		if err := srv.RegisterName(ns, svc); err != nil {
+			return nil, fmt.Errorf("register %s: %w", ns, err)
+		}
+	}
+	return srv, nil
+}
+
+// invalidParamsError is a JSON-RPC -32602 error, as geth gives for bad
+// arguments.
+type invalidParamsError struct{ msg string }
+
+func (e *invalidParamsError) Error() string  { return e.msg }
+func (e *invalidParamsError) ErrorCode() int { return -32602 }
+
+// Errors with geth's messages.
+var (
+	errHeaderNotFound       = errors.New("header not found")
+	errHashNotFound         = errors.New("header for hash not found")
+	errNotCanonical         = errors.New("hash is not currently canonical")
+	errNoTransactions       = errors.New("this node does not accept transactions")
+	errNeitherNumberNorHash = errors.New("invalid arguments; neither block nor hash specified")
+)
+
+// backend resolves blocks and states for the namespaces.
+type backend struct {
+	cfg     Config
+	permits chan struct{}
+}
+
+// acquire takes a proof permit, waiting while all are in use.
+func (b *backend) acquire(ctx context.Context) (func(), error) {
+	select {
+	case b.permits <- struct{}{}:
+		return func() { <-b.permits }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// number resolves a block number or tag to a held block number:
+// latest and pending are the head, safe and finalized come from Finality,
+// earliest is the oldest block held. A number above the head, or one the
+// store does not hold, is errHeaderNotFound.
+func (b *backend) number(bn rpc.BlockNumber) (uint64, error) {
+	head, err := b.cfg.Reader.Head()
+	if errors.Is(err, history.ErrEmpty) {
+		return 0, errHeaderNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	switch bn {
+	case rpc.LatestBlockNumber, rpc.PendingBlockNumber:
+		return head.Number, nil
+	case rpc.SafeBlockNumber, rpc.FinalizedBlockNumber:
+		if b.cfg.Finality == nil {
+			return head.Number, nil
+		}
+		safe, fin := b.cfg.Finality()
+		if bn == rpc.SafeBlockNumber {
+			return safe, nil
+		}
+		return fin, nil
+	case rpc.EarliestBlockNumber:
+		return b.cfg.Reader.Oldest()
+	}
+	if bn < 0 || uint64(bn) > head.Number {
+		return 0, errHeaderNotFound
+	}
+	return uint64(bn), nil
+}
+
+// header resolves a block number, tag or hash to its header, with geth's
+// errors.
+func (b *backend) header(bnh rpc.BlockNumberOrHash) (*types.Header, error) {
+	if bn, ok := bnh.Number(); ok {
+		n, err := b.number(bn)
+		if err != nil {
+			return nil, err
+		}
+		h, err := b.cfg.Reader.HeaderByNumber(n)
+		if errors.Is(err, history.ErrNotFound) {
+			return nil, errHeaderNotFound
+		}
+		return h, err
+	}
+	if hash, ok := bnh.Hash(); ok {
+		n, err := b.cfg.Reader.NumberByHash(hash)
+		if errors.Is(err, history.ErrNotFound) {
+			return nil, errHashNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		h, err := b.cfg.Reader.HeaderByNumber(n)
+		if errors.Is(err, history.ErrNotFound) {
+			return nil, errHashNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		if h.Hash() != hash {
+			// The store only indexes canonical blocks; a mismatch means the
+			// hash was unwound between the two reads.
+			if bnh.RequireCanonical {
+				return nil, errNotCanonical
+			}
+			return nil, errHashNotFound
+		}
+		return h, nil
+	}
+	return nil, errNeitherNumberNorHash
+}
+
+// state opens the state of a block: the header and its state. A block
+// older than the store's history is an error that names the oldest block.
+func (b *backend) state(bnh *rpc.BlockNumberOrHash) (history.State, *types.Header, error) {
+	sel := rpc.BlockNumberOrHashWithNumber(rpc.LatestBlockNumber)
+	if bnh != nil {
+		sel = *bnh
+	}
+	h, err := b.header(sel)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := b.cfg.Reader.StateAt(h.Number.Uint64())
+	var future *history.FutureError
+	if errors.As(err, &future) {
+		return nil, nil, errHeaderNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Root() != h.Root {
+		st.Close()
+		return nil, nil, fmt.Errorf("state of block %d has root %s, header has %s", h.Number, st.Root(), h.Root)
+	}
+	return st, h, nil
+}

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/proofs"
+)
+
+// OptimismAPI is op-node's optimism namespace, for proposers and
+// challengers.
+type OptimismAPI struct{ b *backend }
+
+// BlockID is op-service's eth.BlockID.
+type BlockID struct {
+	Hash   common.Hash `json:"hash"`
+	Number uint64      `json:"number"`
+}
+
+// L1BlockRef is op-service's eth.L1BlockRef.
+type L1BlockRef struct {
+	Hash       common.Hash `json:"hash"`
+	Number     uint64      `json:"number"`
+	ParentHash common.Hash `json:"parentHash"`
+	Time       uint64      `json:"timestamp"`
+}
+
+// L2BlockRef is op-service's eth.L2BlockRef: numbers are plain JSON numbers.
+type L2BlockRef struct {
+	Hash           common.Hash `json:"hash"`
+	Number         uint64      `json:"number"`
+	ParentHash     common.Hash `json:"parentHash"`
+	Time           uint64      `json:"timestamp"`
+	L1Origin       BlockID     `json:"l1origin"`
+	SequenceNumber uint64      `json:"sequenceNumber"`
+}
+
+// SyncStatus is op-service's eth.SyncStatus. This devnet has no L1: the L1
+// references are zero, and every L2 block's origin is L1 block 0, so its
+// sequence number is its number.
+type SyncStatus struct {
+	CurrentL1          L1BlockRef `json:"current_l1"`
+	CurrentL1Finalized L1BlockRef `json:"current_l1_finalized"`
+	HeadL1             L1BlockRef `json:"head_l1"`
+	SafeL1             L1BlockRef `json:"safe_l1"`
+	FinalizedL1        L1BlockRef `json:"finalized_l1"`
+	UnsafeL2           L2BlockRef `json:"unsafe_l2"`
+	SafeL2             L2BlockRef `json:"safe_l2"`
+	FinalizedL2        L2BlockRef `json:"finalized_l2"`
+	PendingSafeL2      L2BlockRef `json:"pending_safe_l2"`
+	CrossUnsafeL2      L2BlockRef `json:"cross_unsafe_l2"`
+	LocalSafeL2        L2BlockRef `json:"local_safe_l2"`
+}
+
+// OutputResponse is op-node's eth.OutputResponse.
+type OutputResponse struct {
+	Version               common.Hash `json:"version"`
+	OutputRoot            common.Hash `json:"outputRoot"`
+	BlockRef              L2BlockRef  `json:"blockRef"`
+	WithdrawalStorageRoot common.Hash `json:"withdrawalStorageRoot"`
+	StateRoot             common.Hash `json:"stateRoot"`
+	Status                *SyncStatus `json:"syncStatus"`
+}
+
+func blockRef(h *types.Header) L2BlockRef {
+	return L2BlockRef{Hash: h.Hash(), Number: h.Number.Uint64(), ParentHash: h.ParentHash, Time: h.Time, SequenceNumber: h.Number.Uint64()}
+}
+
+// OutputAtBlock is optimism_outputAtBlock: the v0 output root of a block
+// given as a hex number (tags are not accepted, as in op-node).
+func (api *OptimismAPI) OutputAtBlock(ctx context.Context, number hexutil.Uint64) (*OutputResponse, error) {
+	head, err := api.b.cfg.Reader.Head()
+	if errors.Is(err, history.ErrEmpty) || (err == nil && uint64(number) > head.Number) {
+		return nil, errHeaderNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	release, err := api.b.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	out, err := proofs.OutputAt(api.b.cfg.Reader, uint64(number))
+	if errors.Is(err, history.ErrNotFound) {
+		return nil, errHeaderNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	status, err := api.SyncStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &OutputResponse{
+		Version:               out.Version,
+		OutputRoot:            out.OutputRoot,
+		BlockRef:              blockRef(out.Header),
+		WithdrawalStorageRoot: out.WithdrawalStorageRoot,
+		StateRoot:             out.StateRoot,
+		Status:                status,
+	}, nil
+}
+
+// SyncStatus is optimism_syncStatus.
+func (api *OptimismAPI) SyncStatus(ctx context.Context) (*SyncStatus, error) {
+	head, err := api.b.cfg.Reader.Head()
+	if errors.Is(err, history.ErrEmpty) {
+		return &SyncStatus{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	safe, fin := head.Number, head.Number
+	if api.b.cfg.Finality != nil {
+		safe, fin = api.b.cfg.Finality()
+	}
+	ref := func(n uint64) (L2BlockRef, error) {
+		h, err := api.b.cfg.Reader.HeaderByNumber(n)
+		if err != nil {
+			return L2BlockRef{}, err
+		}
+		return blockRef(h), nil
+	}
+	var s SyncStatus
+	if s.UnsafeL2, err = ref(head.Number); err != nil {
+		return nil, err
+	}
+	if s.SafeL2, err = ref(safe); err != nil {
+		return nil, err
+	}
+	if s.FinalizedL2, err = ref(fin); err != nil {
+		return nil, err
+	}
+	s.PendingSafeL2, s.LocalSafeL2, s.CrossUnsafeL2 = s.SafeL2, s.SafeL2, s.UnsafeL2
+	return &s, nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// option is one configuration key. The key is also the flag name
+// (--http.port) and, upper-cased with dots as underscores and a STRATA_
+// prefix, the environment variable (STRATA_HTTP_PORT).
+type option struct {
+	key   string
+	def   any // string, int, uint64, int64, bool or time.Duration
+	usage string
+}
+
+// options lists every configuration key; configs/devnet.yaml documents them.
+var options = []option{
+	{"mode", "fullstack", "fullstack (sequencer + load generator + proof API), sequencer (no load generator) or follower"},
+	{"datadir", "./data", "directory of the Pebble history store"},
+	{"log.level", "info", "log level: debug, info, warn, error"},
+	{"log.format", "auto", "log format: auto, text or json"},
+	{"http.addr", "127.0.0.1", "JSON-RPC HTTP listen address"},
+	{"http.port", 8545, "JSON-RPC HTTP port (0 picks a free port)"},
+	{"ws.port", 8546, "JSON-RPC WebSocket port (0 disables)"},
+	{"grpc.port", 9545, "gRPC port of the health service (0 disables)"},
+	{"metrics.port", 6060, "Prometheus metrics, /healthz and /readyz port (0 disables)"},
+	{"status.interval", time.Second, "interval of the status line (0 disables)"},
+	{"history.node_cache_entries", 262144, "trie nodes kept in the hash-keyed node cache"},
+	{"history.block_cache_bytes", int64(256 << 20), "Pebble block cache in bytes"},
+	{"sequencer.chain_id", uint64(901), "chain ID of the devnet"},
+	{"sequencer.block_time", 200 * time.Millisecond, "block time"},
+	{"sequencer.timestamp_policy", "seconds", "header timestamps: seconds (whole seconds, shared within a second) or milliseconds"},
+	{"sequencer.gas_limit", uint64(60_000_000), "block gas limit"},
+	{"sequencer.dev_accounts", 10, "prefunded dev accounts in the genesis"},
+	{"sequencer.load.gas_per_second", uint64(20_000_000), "gas per second of the built-in load generator (0 disables)"},
+	{"sequencer.load.seed", int64(1), "seed of the built-in load generator"},
+}
+
+// addFlags registers every option as a flag of fs.
+func addFlags(fs *pflag.FlagSet) {
+	for _, o := range options {
+		switch d := o.def.(type) {
+		case string:
+			fs.String(o.key, d, o.usage)
+		case int:
+			fs.Int(o.key, d, o.usage)
+		case int64:
+			fs.Int64(o.key, d, o.usage)
+		case uint64:
+			fs.Uint64(o.key, d, o.usage)
+		case bool:
+			fs.Bool(o.key, d, o.usage)
+		case time.Duration:
+			fs.Duration(o.key, d, o.usage)
+		default:
+			panic(fmt.Sprintf("option %s: unsupported default type %T", o.key, o.def))
+		}
+	}
+}
+
+// loadConfig layers defaults, the config file, STRATA_* variables and flags.
+func loadConfig(fs *pflag.FlagSet, file string) (*viper.Viper, error) {
+	v := viper.New()
+	v.SetEnvPrefix("STRATA")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	for _, o := range options {
+		v.SetDefault(o.key, o.def)
+		if err := v.BindPFlag(o.key, fs.Lookup(o.key)); err != nil {
+			return nil, err
+		}
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("read config %s: %w", file, err)
+		}
+		known := map[string]bool{"config": true}
+		for _, o := range options {
+			known[o.key] = true
+		}
+		var unknown []error
+		for _, k := range v.AllKeys() {
+			if !known[k] {
+				unknown = append(unknown, fmt.Errorf("unknown key %q", k))
+			}
+		}
+		if len(unknown) > 0 {
+			return nil, fmt.Errorf("config %s: %w", file, errors.Join(unknown...))
+		}
+	}
+	return v, nil
+}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/viper"
+
+	"github.com/strata-chain/strata/api"
+	"github.com/strata-chain/strata/history/store"
+	"github.com/strata-chain/strata/sequencer"
+)
+
+// nodeConfig is everything a node needs, read from viper or set by a bench.
+type nodeConfig struct {
+	Mode           string
+	DataDir        string // empty: an in-memory store
+	HTTPAddr       string
+	HTTPPort       int
+	WSPort         int
+	GRPCPort       int
+	MetricsPort    int
+	StatusInterval time.Duration
+	Store          store.Config
+	Sequencer      sequencer.Config
+}
+
+func nodeConfigFrom(v *viper.Viper) (nodeConfig, error) {
+	c := nodeConfig{
+		Mode:           v.GetString("mode"),
+		DataDir:        v.GetString("datadir"),
+		HTTPAddr:       v.GetString("http.addr"),
+		HTTPPort:       v.GetInt("http.port"),
+		WSPort:         v.GetInt("ws.port"),
+		GRPCPort:       v.GetInt("grpc.port"),
+		MetricsPort:    v.GetInt("metrics.port"),
+		StatusInterval: v.GetDuration("status.interval"),
+		Store:          store.DefaultConfig(),
+		Sequencer:      sequencer.DefaultConfig(),
+	}
+	c.Store.NodeCacheEntries = v.GetInt("history.node_cache_entries")
+	c.Store.BlockCacheBytes = v.GetInt64("history.block_cache_bytes")
+	s := &c.Sequencer
+	s.ChainID = v.GetUint64("sequencer.chain_id")
+	s.BlockTime = v.GetDuration("sequencer.block_time")
+	s.TimestampPolicy = sequencer.TimestampPolicy(v.GetString("sequencer.timestamp_policy"))
+	s.GasLimit = v.GetUint64("sequencer.gas_limit")
+	s.DevAccounts = v.GetInt("sequencer.dev_accounts")
+	s.Load.GasPerSecond = v.GetUint64("sequencer.load.gas_per_second")
+	s.Load.Seed = v.GetInt64("sequencer.load.seed")
+	return c, c.validate()
+}
+
+func (c nodeConfig) validate() error {
+	var errs []error
+	switch c.Mode {
+	case "fullstack", "sequencer":
+	case "follower":
+		errs = append(errs, errors.New("mode follower: following an upstream chain is not built yet (issue 4); use fullstack or sequencer"))
+	default:
+		errs = append(errs, fmt.Errorf("mode %q: want fullstack, sequencer or follower", c.Mode))
+	}
+	for name, p := range map[string]int{"http.port": c.HTTPPort, "ws.port": c.WSPort, "grpc.port": c.GRPCPort, "metrics.port": c.MetricsPort} {
+		if p < 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("%s %d: want 0..65535", name, p))
+		}
+	}
+	if c.Mode == "sequencer" {
+		c.Sequencer.Load.GasPerSecond = 0
+	}
+	if err := c.Sequencer.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Store.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// node is one running Strata: store, sequencer, API and operator servers.
+// Start order is store → sequencer (genesis or resume) → API → ops; Close
+// stops them in reverse, the store last, so every ingested block is durable.
+type node struct {
+	cfg    nodeConfig
+	log    *slog.Logger
+	reg    *prometheus.Registry
+	store  *store.Store
+	seq    *sequencer.Sequencer
+	api    *api.Server
+	ops    *opsServer
+	grpc   *grpcServer
+	status *statusWindow
+
+	lastMu     sync.Mutex
+	lastCommit time.Time // guarded by lastMu
+
+	blockHooks []func(sequencer.BlockInfo)
+}
+
+func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Mode == "sequencer" {
+		cfg.Sequencer.Load.GasPerSecond = 0
+	}
+	n = &node{cfg: cfg, log: log, reg: prometheus.NewRegistry(), status: newStatusWindow(5 * time.Second)}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.DataDir == "" {
+		n.store, err = store.OpenMem(cfg.Store)
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("create datadir: %w", err)
+		}
+		n.store, err = store.Open(cfg.DataDir, cfg.Store, log.With("module", "history"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := n.store.RegisterMetrics(n.reg); err != nil {
+		return nil, err
+	}
+	n.seq, err = sequencer.New(cfg.Sequencer, n.store, log.With("module", "sequencer"))
+	if err != nil {
+		return nil, err
+	}
+	m := newNodeMetrics(n.reg)
+	n.seq.OnBlock(func(info sequencer.BlockInfo) {
+		lag := info.Committed.Sub(info.Due)
+		n.status.add(blockEvent{at: info.Committed, number: info.Number, txs: info.Txs, ingest: info.Ingest, lag: lag})
+		m.observe(info, lag)
+		n.lastMu.Lock()
+		n.lastCommit = info.Committed
+		n.lastMu.Unlock()
+		for _, h := range n.blockHooks {
+			h(info)
+		}
+	})
+	rpcSrv, err := api.NewRPCServer(api.Config{
+		ChainConfig: n.seq.ChainConfig(),
+		Reader:      n.store,
+		TxPool:      n.seq,
+		Log:         log.With("module", "api"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.api, err = api.Listen(api.ServerConfig{Addr: cfg.HTTPAddr, HTTPPort: cfg.HTTPPort, WSPort: cfg.WSPort}, rpcSrv, log.With("module", "api"))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MetricsPort != 0 {
+		n.ops = newOpsServer(net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.MetricsPort)), n.reg, n.ready)
+		if err := n.ops.Start(log); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.GRPCPort != 0 {
+		n.grpc = newGRPCServer(net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.GRPCPort)))
+		if err := n.grpc.Start(log); err != nil {
+			return nil, err
+		}
+		n.grpc.setServing(true)
+	}
+	return n, nil
+}
+
+// onBlock adds a hook called after each block; call before run.
+func (n *node) onBlock(f func(sequencer.BlockInfo)) { n.blockHooks = append(n.blockHooks, f) }
+
+// ready fails when no block has been committed for ten block times (at
+// least a second): the data served is then going stale.
+func (n *node) ready() error {
+	n.lastMu.Lock()
+	last := n.lastCommit
+	n.lastMu.Unlock()
+	limit := max(10*n.cfg.Sequencer.BlockTime, time.Second)
+	if last.IsZero() {
+		return errors.New("no block made yet")
+	}
+	if since := time.Since(last); since > limit {
+		return fmt.Errorf("last block committed %s ago (limit %s)", since.Round(time.Millisecond), limit)
+	}
+	return nil
+}
+
+// announce logs where the node serves and the dev accounts users can sign with.
+func (n *node) announce() {
+	args := []any{"http", "http://" + n.api.HTTPAddr(), "ws", "ws://" + n.api.WSAddr(), "datadir", n.cfg.DataDir}
+	if n.ops != nil {
+		args = append(args, "metrics", "http://"+n.ops.Addr()+"/metrics")
+	}
+	if n.grpc != nil {
+		args = append(args, "grpc", n.grpc.Addr())
+	}
+	n.log.Info("Strata is serving", args...)
+	for i, k := range sequencer.DevKeys(min(n.cfg.Sequencer.DevAccounts, 3)) {
+		n.log.Info("Dev account (prefunded, devnet only)", "index", i, "address", crypto.PubkeyToAddress(k.PublicKey),
+			"private_key", fmt.Sprintf("0x%x", crypto.FromECDSA(k)))
+	}
+}
+
+// run makes blocks and prints the status line until ctx is cancelled.
+func (n *node) run(ctx context.Context) error {
+	if n.cfg.StatusInterval > 0 {
+		go n.statusLoop(ctx)
+	}
+	return n.seq.Run(ctx)
+}
+
+func (n *node) statusLoop(ctx context.Context) {
+	tk := time.NewTicker(n.cfg.StatusInterval)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tk.C:
+			if l, ok := n.status.line(now); ok {
+				n.log.Info("Status", "head", l.head, "blocks_per_s", fmt.Sprintf("%.1f", l.blocksPS), "txs_per_s", fmt.Sprintf("%.0f", l.txsPS),
+					"ingest_p99", l.ingestP99.Round(10*time.Microsecond).String(), "lag", l.lag.Round(time.Millisecond).String(), "pool", n.seq.PoolLen())
+			}
+		}
+	}
+}
+
+// Close stops the servers and then closes the store. It is idempotent.
+func (n *node) Close() error {
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if n.grpc != nil {
+		n.grpc.Stop()
+		n.grpc = nil
+	}
+	if n.ops != nil {
+		errs = append(errs, n.ops.Stop(ctx))
+		n.ops = nil
+	}
+	if n.api != nil {
+		errs = append(errs, n.api.Close())
+		n.api = nil
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+		n.store = nil
+	}
+	return errors.Join(errs...)
+}
