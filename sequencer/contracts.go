@@ -92,10 +92,10 @@ func MessagePasserCode() []byte {
 	return build(ok).Bytes()
 }
 
-// storageContractCode is the runtime code of the storage contract: its
+// StorageContractCode is the runtime code of the storage contract: its
 // calldata is a list of 64-byte (slot, value) pairs, each stored with SSTORE
 // (a zero value clears the slot).
-func storageContractCode() []byte {
+func StorageContractCode() []byte {
 	build := func(loop, end uint64) *program.Program {
 		p := program.New()
 		p.Push(0) // [i]
@@ -125,8 +125,8 @@ func storageContractCode() []byte {
 	return build(dests[0], dests[1]).Bytes()
 }
 
-// storageCalldata encodes (slot, value) pairs for the storage contract.
-func storageCalldata(pairs [][2]common.Hash) []byte {
+// StorageCalldata encodes (slot, value) pairs for the storage contract.
+func StorageCalldata(pairs [][2]common.Hash) []byte {
 	data := make([]byte, 0, 64*len(pairs))
 	for _, kv := range pairs {
 		data = append(data, kv[0][:]...)
@@ -150,9 +150,9 @@ func WithdrawalCalldata(target common.Address, gasLimit uint64, data []byte) []b
 	return out
 }
 
-// creationCode returns init code that deploys runtime and, before returning
+// CreationCode returns init code that deploys runtime and, before returning
 // it, writes slots 0..writes-1 of the new contract.
-func creationCode(runtime []byte, writes int) []byte {
+func CreationCode(runtime []byte, writes int) []byte {
 	p := program.New()
 	for i := 0; i < writes; i++ {
 		p.Sstore(i, i+1)
@@ -160,10 +160,10 @@ func creationCode(runtime []byte, writes int) []byte {
 	return p.ReturnViaCodeCopy(runtime).Bytes()
 }
 
-// selfDestructingCreationCode returns init code that writes a slot and then
+// SelfDestructingCreationCode returns init code that writes a slot and then
 // self-destructs in its own creation transaction, sending its balance to the
 // beneficiary: under EIP-6780 the account and its storage are then removed.
-func selfDestructingCreationCode(beneficiary common.Address) []byte {
+func SelfDestructingCreationCode(beneficiary common.Address) []byte {
 	p := program.New()
 	p.Sstore(0, 1)
 	return p.Selfdestruct(beneficiary).Bytes()
@@ -228,13 +228,13 @@ func TokenCode() []byte {
 	return build(d[0], d[1]).Bytes()
 }
 
-// tokenBalanceSlot is the storage key of balances[holder].
-func tokenBalanceSlot(holder common.Address) common.Hash {
+// TokenBalanceSlot is the storage key of balances[holder].
+func TokenBalanceSlot(holder common.Address) common.Hash {
 	return crypto.Keccak256Hash(common.LeftPadBytes(holder[:], 32), make([]byte, 32))
 }
 
-// transferCalldata encodes transfer(to, amount).
-func transferCalldata(to common.Address, amount uint64) []byte {
+// TransferCalldata encodes transfer(to, amount).
+func TransferCalldata(to common.Address, amount uint64) []byte {
 	out := append([]byte{}, transferSelector...)
 	out = append(out, common.LeftPadBytes(to[:], 32)...)
 	return append(out, common.LeftPadBytes(new(big.Int).SetUint64(amount).Bytes(), 32)...)

@@ -131,9 +131,9 @@ func TestBuildDropsInvalidAndHandlesSelfDestruct(t *testing.T) {
 	txs := types.Transactions{
 		mk(0, 0, &fresh, big.NewInt(7), 21_000, nil),
 		mk(0, 5, &fresh, big.NewInt(7), 21_000, nil), // nonce gap: dropped
-		mk(0, 1, nil, big.NewInt(99), 200_000, selfDestructingCreationCode(beneficiary)),
-		mk(1, 0, nil, nil, 300_000, creationCode(storageContractCode(), 3)),
-		mk(1, 1, &StorageContractAddress, nil, 200_000, storageCalldata([][2]common.Hash{{common.HexToHash("0x1"), common.HexToHash("0x2")}})),
+		mk(0, 1, nil, big.NewInt(99), 200_000, SelfDestructingCreationCode(beneficiary)),
+		mk(1, 0, nil, nil, 300_000, CreationCode(StorageContractCode(), 3)),
+		mk(1, 1, &StorageContractAddress, nil, 200_000, StorageCalldata([][2]common.Hash{{common.HexToHash("0x1"), common.HexToHash("0x2")}})),
 	}
 	b := buildOn(t, s, ex, txs)
 	require.Len(t, b.Block.Transactions(), 4)
@@ -157,14 +157,14 @@ func TestBuildDropsInvalidAndHandlesSelfDestruct(t *testing.T) {
 	require.NotNil(t, dacc)
 	code, err := st.Code(common.BytesToHash(dacc.CodeHash))
 	require.NoError(t, err)
-	require.Equal(t, storageContractCode(), code)
+	require.Equal(t, StorageContractCode(), code)
 	v, err := st.Storage(crypto.Keccak256Hash(StorageContractAddress[:]), crypto.Keccak256Hash(common.HexToHash("0x1").Bytes()))
 	require.NoError(t, err)
 	require.Equal(t, common.HexToHash("0x2"), v)
 
 	// Clearing the slot in the next block deletes it.
 	b2 := buildOn(t, s, ex, types.Transactions{
-		mk(1, 2, &StorageContractAddress, nil, 200_000, storageCalldata([][2]common.Hash{{common.HexToHash("0x1"), {}}})),
+		mk(1, 2, &StorageContractAddress, nil, 200_000, StorageCalldata([][2]common.Hash{{common.HexToHash("0x1"), {}}})),
 	})
 	require.Len(t, b2.Receipts, 1)
 	st2, err := s.StateAt(2)

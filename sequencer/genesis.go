@@ -112,10 +112,10 @@ func loadKeys(seed int64, n int) []*ecdsa.PrivateKey {
 func Genesis(cfg Config, timeMillis uint64) *core.Genesis {
 	alloc := core.SystemContractAllocs()
 	alloc[MessagePasserAddress] = types.Account{Nonce: 1, Code: MessagePasserCode(), Balance: new(big.Int)}
-	alloc[StorageContractAddress] = types.Account{Nonce: 1, Code: storageContractCode(), Balance: new(big.Int)}
+	alloc[StorageContractAddress] = types.Account{Nonce: 1, Code: StorageContractCode(), Balance: new(big.Int)}
 	token := types.Account{Nonce: 1, Code: TokenCode(), Balance: new(big.Int), Storage: map[common.Hash]common.Hash{}}
 	for _, k := range loadKeys(cfg.Load.Seed, cfg.Load.Accounts) {
-		token.Storage[tokenBalanceSlot(crypto.PubkeyToAddress(k.PublicKey))] = senderTokens
+		token.Storage[TokenBalanceSlot(crypto.PubkeyToAddress(k.PublicKey))] = senderTokens
 	}
 	alloc[TokenAddress] = token
 	for _, a := range PoolAddresses {

@@ -102,7 +102,7 @@ func (s *genesisSource) Next() (*history.GenesisAccount, error) {
 			extra = func() ([]common.Hash, common.Hash) {
 				hs := make([]common.Hash, n)
 				for i := range hs {
-					slot := tokenBalanceSlot(FillerAddress(i))
+					slot := TokenBalanceSlot(FillerAddress(i))
 					hs[i] = crypto.Keccak256Hash(slot[:])
 				}
 				return hs, holderTokens

@@ -35,7 +35,7 @@ func TestInitialStateGenesis(t *testing.T) {
 		require.NoError(t, err)
 		require.NotNil(t, acc, "filler %d", i)
 		require.Equal(t, fillerBalance.Uint64(), acc.Balance.Uint64())
-		slot := tokenBalanceSlot(a)
+		slot := TokenBalanceSlot(a)
 		v, err := st.Storage(token, crypto.Keccak256Hash(slot[:]))
 		require.NoError(t, err)
 		if i < cfg.Initial.holders() {

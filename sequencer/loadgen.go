@@ -172,7 +172,7 @@ func (g *loadGen) fill(kind TxKind, tx *types.DynamicFeeTx) {
 				pairs = append(pairs, [2]common.Hash{s, g.value()})
 			}
 		}
-		tx.To, tx.Data = &StorageContractAddress, storageCalldata(pairs)
+		tx.To, tx.Data = &StorageContractAddress, StorageCalldata(pairs)
 	case KindERC20:
 		to := g.newAddress()
 		if h := g.initial.holders(); h > 0 && g.rng.IntN(5) != 0 {
@@ -180,7 +180,7 @@ func (g *loadGen) fill(kind TxKind, tx *types.DynamicFeeTx) {
 		} else if g.rng.IntN(2) == 0 {
 			to = g.addrs[g.rng.IntN(len(g.addrs))]
 		}
-		tx.To, tx.Data = &TokenAddress, transferCalldata(to, 1+g.rng.Uint64N(1e6))
+		tx.To, tx.Data = &TokenAddress, TransferCalldata(to, 1+g.rng.Uint64N(1e6))
 	case KindAMM:
 		pool := PoolAddresses[g.rng.IntN(len(PoolAddresses))]
 		tx.To, tx.Data = &pool, common.BigToHash(big.NewInt(1+g.rng.Int64N(1e15))).Bytes()
@@ -193,10 +193,10 @@ func (g *loadGen) fill(kind TxKind, tx *types.DynamicFeeTx) {
 		tx.To, tx.Value = &MessagePasserAddress, big.NewInt(g.rng.Int64N(1e15))
 		tx.Data = WithdrawalCalldata(target, 100_000+g.rng.Uint64N(100_000), data)
 	case KindCreate:
-		tx.Data = creationCode(storageContractCode(), 1+g.rng.IntN(3))
+		tx.Data = CreationCode(StorageContractCode(), 1+g.rng.IntN(3))
 	case KindCreateSelfDestruct:
 		tx.Value = big.NewInt(g.rng.Int64N(1e9))
-		tx.Data = selfDestructingCreationCode(g.addrs[g.rng.IntN(len(g.addrs))])
+		tx.Data = SelfDestructingCreationCode(g.addrs[g.rng.IntN(len(g.addrs))])
 	}
 }
 

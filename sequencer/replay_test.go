@@ -26,7 +26,7 @@ func TestReplayGethBlocks(t *testing.T) {
 	keys := DevKeys(3)
 	alloc := types.GenesisAlloc{
 		MessagePasserAddress:   {Nonce: 1, Code: MessagePasserCode(), Balance: new(big.Int)},
-		StorageContractAddress: {Nonce: 1, Code: storageContractCode(), Balance: new(big.Int)},
+		StorageContractAddress: {Nonce: 1, Code: StorageContractCode(), Balance: new(big.Int)},
 	}
 	for _, k := range keys {
 		alloc[crypto.PubkeyToAddress(k.PublicKey)] = types.Account{Balance: devBalance}
@@ -59,13 +59,13 @@ func TestReplayGethBlocks(t *testing.T) {
 		if b > 0 {
 			pairs = append(pairs, [2]common.Hash{common.BigToHash(big.NewInt(int64(b - 1))), {}})
 		}
-		send(1, &StorageContractAddress, nil, 200_000, storageCalldata(pairs))
+		send(1, &StorageContractAddress, nil, 200_000, StorageCalldata(pairs))
 		send(1, &MessagePasserAddress, big.NewInt(int64(b)), 200_000, WithdrawalCalldata(common.HexToAddress("0xabc"), 50_000, []byte{byte(b)}))
 		switch b % 3 {
 		case 0:
-			send(2, nil, nil, 300_000, creationCode(storageContractCode(), 2))
+			send(2, nil, nil, 300_000, CreationCode(StorageContractCode(), 2))
 		case 1:
-			send(2, nil, big.NewInt(5), 200_000, selfDestructingCreationCode(common.HexToAddress("0xbeef")))
+			send(2, nil, big.NewInt(5), 200_000, SelfDestructingCreationCode(common.HexToAddress("0xbeef")))
 		}
 		sim.Commit()
 	}
