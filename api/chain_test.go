@@ -103,8 +103,8 @@ func newGethChain(t *testing.T) *gethChain {
 	c.touched = append(c.touched, common.HexToAddress("0x00000000000000000000000000000000deadbeef")) // never exists
 	c.slots = []string{
 		common.BigToHash(big.NewInt(0)).Hex(), // 32 bytes: echoed as 32 bytes
-		"0x1",                                  // short: echoed as a quantity
-		"2",                                    // no 0x
+		"0x1",                                 // short: echoed as a quantity
+		"2",                                   // no 0x
 		"0x0000000000000000000000000000000000000000000000000000000000000003",
 		sequencer.TokenBalanceSlot(crypto.PubkeyToAddress(keys[0].PublicKey)).Hex(),
 	}
