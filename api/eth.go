@@ -322,12 +322,12 @@ func (api *EthAPI) receipts(block *types.Block) (types.Receipts, error) {
 
 // SendRawTransaction is eth_sendRawTransaction.
 func (api *EthAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) (common.Hash, error) {
-	if api.b.cfg.TxPool == nil {
-		return common.Hash{}, errNoTransactions
-	}
 	tx := new(types.Transaction)
 	if err := tx.UnmarshalBinary(input); err != nil {
 		return common.Hash{}, &invalidParamsError{fmt.Sprintf("decode transaction: %v", err)}
+	}
+	if api.b.cfg.TxPool == nil {
+		return common.Hash{}, errNoTransactions
 	}
 	if err := api.b.cfg.TxPool.SubmitTransaction(tx); err != nil {
 		return common.Hash{}, err
