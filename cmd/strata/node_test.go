@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-chain/strata/bench"
+	"github.com/strata-chain/strata/history/store"
+	"github.com/strata-chain/strata/sequencer"
+)
+
+func testNodeConfig(dir string) nodeConfig {
+	cfg := nodeConfig{
+		Mode: "fullstack", DataDir: dir, HTTPAddr: "127.0.0.1", MetricsPort: 0,
+		Store: store.DefaultConfig(), Sequencer: sequencer.DefaultConfig(),
+	}
+	cfg.Sequencer.BlockTime = 50 * time.Millisecond
+	cfg.Sequencer.Load.Accounts = 4
+	return cfg
+}
+
+// waitBlocks runs the node until it has made n more blocks, calling each
+// time a block lands; it returns when the callback says stop.
+func runUntil(t *testing.T, n *node, stop func(sequencer.BlockInfo) bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	n.onBlock(func(info sequencer.BlockInfo) {
+		select {
+		case <-done:
+		default:
+			if stop(info) {
+				close(done)
+				cancel()
+			}
+		}
+	})
+	require.NoError(t, n.run(ctx))
+}
+
+func TestNodeServesVerifiedProofsAndResumes(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testNodeConfig(dir)
+	cfg.MetricsPort = freePort(t)
+	n, err := newNode(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	runUntil(t, n, func(info sequencer.BlockInfo) bool { return info.Number >= 20 })
+
+	url := "http://" + n.api.HTTPAddr()
+	cl, err := rpc.Dial(url)
+	require.NoError(t, err)
+	defer cl.Close()
+	var head hexutil.Uint64
+	require.NoError(t, cl.Call(&head, "eth_blockNumber"))
+	require.GreaterOrEqual(t, uint64(head), uint64(20))
+	dev := crypto.PubkeyToAddress(sequencer.DevKeys(1)[0].PublicKey)
+	for _, a := range []common.Address{sequencer.MessagePasserAddress, sequencer.StorageContractAddress, sequencer.TokenAddress, dev, common.HexToAddress("0xdead")} {
+		for b := uint64(0); b <= uint64(head); b += 5 {
+			var raw json.RawMessage
+			require.NoError(t, cl.Call(&raw, "eth_getProof", a, []string{"0x0", "0x1"}, hexutil.Uint64(b)))
+			var blk struct {
+				Root common.Hash `json:"stateRoot"`
+			}
+			require.NoError(t, cl.Call(&blk, "eth_getBlockByNumber", hexutil.Uint64(b), false))
+			require.NoError(t, bench.VerifyAccountResult(raw, blk.Root), "block %d %s", b, a)
+		}
+	}
+	// Readiness is green while blocks come.
+	resp, err := http.Get("http://" + n.ops.Addr() + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	metrics, err := http.Get("http://" + n.ops.Addr() + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(metrics.Body)
+	metrics.Body.Close()
+	require.Contains(t, string(body), "strata_head_number")
+	require.Contains(t, string(body), "strata_history_ingest_seconds")
+
+	// A user's transaction over eth_sendRawTransaction is included.
+	key := sequencer.DevKeys(1)[0]
+	var nonce hexutil.Uint64
+	require.NoError(t, cl.Call(&nonce, "eth_getTransactionCount", dev, "latest"))
+	to := common.HexToAddress("0x1234")
+	tx := types.MustSignNewTx(key, types.LatestSigner(n.seq.ChainConfig()), &types.DynamicFeeTx{
+		ChainID: n.seq.ChainConfig().ChainID, Nonce: uint64(nonce), GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(params.GWei), Gas: 21_000, To: &to, Value: big.NewInt(42),
+	})
+	raw, err := tx.MarshalBinary()
+	require.NoError(t, err)
+	var hash common.Hash
+	require.NoError(t, cl.Call(&hash, "eth_sendRawTransaction", hexutil.Bytes(raw)))
+	require.Equal(t, tx.Hash(), hash)
+	runUntil(t, n, func(sequencer.BlockInfo) bool {
+		var receipt map[string]any
+		return cl.Call(&receipt, "eth_getTransactionReceipt", hash) == nil && receipt != nil
+	})
+	var bal hexutil.Big
+	require.NoError(t, cl.Call(&bal, "eth_getBalance", to, "latest"))
+	require.Equal(t, int64(42), bal.ToInt().Int64())
+	last := n.seq.Head().Number.Uint64()
+	require.NoError(t, n.Close())
+
+	// A restart resumes from the stored head.
+	n, err = newNode(testNodeConfig(dir), slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer n.Close()
+	require.Equal(t, last, n.seq.Head().Number.Uint64())
+	runUntil(t, n, func(info sequencer.BlockInfo) bool {
+		require.Equal(t, last+1, info.Number)
+		return true
+	})
+}
+
+// TestMain lets a test run the strata command in a child process.
+func TestMain(m *testing.M) {
+	if args := os.Getenv("STRATA_TEST_MAIN"); args != "" {
+		os.Args = append([]string{"strata"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestRunStopsCleanlyOnInterrupt runs `strata run` as a child process, sends
+// it SIGINT once it has made blocks, and checks that it exits cleanly and
+// that a second run resumes from the stored head.
+func TestRunStopsCleanlyOnInterrupt(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (*exec.Cmd, *bufio.Scanner) {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "STRATA_TEST_MAIN=run --config ../../configs/devnet.yaml --datadir "+dir+
+			" --http.port 0 --ws.port 0 --metrics.port 0 --grpc.port 0 --log.format json --status.interval 100ms --sequencer.block_time 50ms")
+		out, err := cmd.StderrPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		return cmd, bufio.NewScanner(out)
+	}
+	waitFor := func(sc *bufio.Scanner, what string) string {
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), what) {
+				return sc.Text()
+			}
+		}
+		t.Fatalf("output ended before %q", what)
+		return ""
+	}
+	cmd, sc := start()
+	waitFor(sc, `"msg":"Strata is serving"`)
+	line := waitFor(sc, `"msg":"Status"`)
+	require.Contains(t, line, `"head"`)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	waitFor(sc, "Stopped cleanly")
+	require.NoError(t, cmd.Wait(), "exit status 0 after SIGINT")
+
+	cmd, sc = start()
+	line = waitFor(sc, "Resuming the chain from the stored head")
+	var resumed struct {
+		Number uint64 `json:"number"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(line), &resumed))
+	require.Positive(t, resumed.Number)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	waitFor(sc, "Stopped cleanly")
+	require.NoError(t, cmd.Wait())
+}
