@@ -264,7 +264,7 @@ func (s *Sequencer) Run(ctx context.Context) error {
 		if info.CatchingUp && time.Since(lastLog) > 5*time.Second {
 			lastLog = time.Now()
 			behind := s.now().Sub(due)
-			s.log.Info("Sequencer catching up with the clock", "number", info.Number, "behind", behind.Round(time.Millisecond),
+			s.log.Info("Sequencer catching up with the clock", "number", info.Number, "behind", behind.Round(time.Millisecond).String(),
 				"blocks_left", int64(behind/s.cfg.BlockTime))
 		}
 	}
