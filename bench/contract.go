@@ -13,6 +13,10 @@ import (
 // Contract is the shipping contract of configs/contract.yaml: the limits a
 // run must stay within for 200 ms blocks to be called shippable.
 type Contract struct {
+	// BlockTime is the block time the contract is written for. Runs at
+	// another block time are judged with IngestP99 and MaxLag scaled by
+	// their block time over this one.
+	BlockTime time.Duration `yaml:"block_time"`
 	// IngestP99 bounds the p99 of the per-block ingest (publish) time.
 	IngestP99 time.Duration `yaml:"ingest_p99"`
 	// MaxLag bounds the worst commit-minus-slot lag, MaxLagBlocks the same
@@ -60,11 +64,19 @@ func (c *Contract) Judge(r *Run) []Verdict {
 	add := func(check, limit, measured string, pass bool) {
 		out = append(out, Verdict{Check: check, Limit: limit, Measured: measured, Pass: pass})
 	}
+	scale := func(d time.Duration) time.Duration {
+		if c.BlockTime <= 0 || r.BlockTime <= 0 {
+			return d
+		}
+		return time.Duration(float64(d) * float64(r.BlockTime) / float64(c.BlockTime))
+	}
 	if c.IngestP99 > 0 {
-		add("ingest p99", "≤ "+ms(c.IngestP99), ms(r.Ingest.P99), r.Ingest.Count > 0 && r.Ingest.P99 <= c.IngestP99)
+		limit := scale(c.IngestP99)
+		add("ingest p99", "≤ "+ms(limit), ms(r.Ingest.P99), r.Ingest.Count > 0 && r.Ingest.P99 <= limit)
 	}
 	if c.MaxLag > 0 {
-		add("max lag", "≤ "+ms(c.MaxLag), ms(r.Lag.Max), r.Lag.Count > 0 && r.Lag.Max <= c.MaxLag)
+		limit := scale(c.MaxLag)
+		add("max lag", "≤ "+ms(limit), ms(r.Lag.Max), r.Lag.Count > 0 && r.Lag.Max <= limit)
 	}
 	if c.MaxLagBlocks > 0 {
 		add("max lag in blocks", fmt.Sprintf("≤ %d", c.MaxLagBlocks), fmt.Sprintf("%d", r.MaxLagBlocks()), r.Lag.Count > 0 && r.MaxLagBlocks() <= c.MaxLagBlocks)

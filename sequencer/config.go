@@ -92,6 +92,10 @@ type LoadConfig struct {
 	// SlotsPerTx is the number of slots a storage transaction writes; zero
 	// means 1 to 4 at random.
 	SlotsPerTx int
+	// Prefill is the number of blocks of load generated and signed before
+	// the first block is made, so that a benchmark measures the chain and
+	// not the generator; zero generates one block ahead.
+	Prefill int
 }
 
 // DefaultConfig is the devnet of configs/devnet.yaml.

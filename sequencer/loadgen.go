@@ -5,7 +5,9 @@ import (
 	"crypto/ecdsa"
 	"math/big"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -119,9 +121,15 @@ func (g *loadGen) generate(gas uint64, baseFee *big.Int) types.Transactions {
 		return nil
 	}
 	g.carry += int64(gas)
-	feeCap := new(big.Int).Add(new(big.Int).Mul(baseFee, big.NewInt(2)), big.NewInt(params.GWei))
+	// A generous fee cap keeps transactions made ahead valid while the base
+	// fee moves; the price paid is base fee + tip.
+	feeCap := new(big.Int).Add(new(big.Int).Mul(baseFee, big.NewInt(2)), big.NewInt(100*params.GWei))
 	tip := big.NewInt(1000)
-	var txs types.Transactions
+	type unsigned struct {
+		key   int
+		inner *types.DynamicFeeTx
+	}
+	var todo []unsigned
 	for g.carry > 0 {
 		kind := g.pick()
 		i := g.next
@@ -130,12 +138,28 @@ func (g *loadGen) generate(gas uint64, baseFee *big.Int) types.Transactions {
 			ChainID: g.chainID, Nonce: g.nonces[i], GasTipCap: tip, GasFeeCap: feeCap, Gas: kindGas[kind].limit,
 		}
 		g.fill(kind, inner)
-		txs = append(txs, types.MustSignNewTx(g.keys[i], g.signer, inner))
+		todo = append(todo, unsigned{i, inner})
 		g.nonces[i]++
 		est := uint64(float64(kindGas[kind].estimate) * g.ratio)
 		g.carry -= int64(est)
 		g.pending += kindGas[kind].estimate
 	}
+	// Sign on every core, and recover each sender once so the pool and the
+	// executor find it cached in the transaction.
+	txs := make(types.Transactions, len(todo))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(todo)/32))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := w; j < len(todo); j += workers {
+				txs[j] = types.MustSignNewTx(g.keys[todo[j].key], g.signer, todo[j].inner)
+				_, _ = types.Sender(g.signer, txs[j])
+			}
+		}()
+	}
+	wg.Wait()
 	return txs
 }
 
@@ -249,8 +273,9 @@ type feeder struct {
 	epoch   uint64 // the epoch the consumer accepts; consumer's goroutine only
 }
 
-func newFeeder(g *loadGen, gasPerBlock uint64, baseFee *big.Int) *feeder {
-	f := &feeder{g: g, gas: gasPerBlock, signer: g.signer, out: make(chan loadBatch, 1), resync: make(chan []uint64), observe: make(chan uint64, 64)}
+// newFeeder makes a feeder that keeps up to ahead batches ready.
+func newFeeder(g *loadGen, gasPerBlock uint64, baseFee *big.Int, ahead int) *feeder {
+	f := &feeder{g: g, gas: gasPerBlock, signer: g.signer, out: make(chan loadBatch, max(1, ahead)), resync: make(chan []uint64), observe: make(chan uint64, 64)}
 	f.baseFee.Store(baseFee)
 	return f
 }
@@ -280,9 +305,6 @@ func (f *feeder) run(ctx context.Context) {
 			}
 		}
 		txs := f.g.generate(f.gas, f.baseFee.Load())
-		for _, tx := range txs {
-			_, _ = types.Sender(f.signer, tx) // caches the sender in the transaction
-		}
 		select {
 		case <-ctx.Done():
 			return
@@ -318,6 +340,9 @@ func (f *feeder) requestResync(ctx context.Context, nonces []uint64) {
 	case <-ctx.Done():
 	}
 }
+
+// ready is the number of batches waiting.
+func (f *feeder) ready() int { return len(f.out) }
 
 // report passes a block's gas used to the generator's estimate correction.
 func (f *feeder) report(gasUsed uint64) {

@@ -64,8 +64,9 @@ type Sequencer struct {
 
 	head       atomic.Pointer[types.Header]
 	onBlock    func(BlockInfo)
-	resyncLoad bool    // the generator's nonces are off; used by Run's goroutine only
-	feeder     *feeder // generates the load ahead while Run runs; nil otherwise
+	resyncLoad bool          // the generator's nonces are off; used by Run's goroutine only
+	started    chan struct{} // closed when Run has its load ready and makes blocks
+	feeder     *feeder       // generates the load ahead while Run runs; nil otherwise
 }
 
 // New opens a sequencer on chain. An empty chain gets cfg's genesis, timed
@@ -81,11 +82,12 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 		return nil, fmt.Errorf("sequencer config: %w", err)
 	}
 	s := &Sequencer{
-		cfg:    cfg,
-		log:    log,
-		chain:  chain,
-		config: ChainConfig(cfg.ChainID),
-		now:    now,
+		cfg:     cfg,
+		log:     log,
+		chain:   chain,
+		config:  ChainConfig(cfg.ChainID),
+		now:     now,
+		started: make(chan struct{}),
 	}
 	s.ex = NewExecutor(s.config, chain)
 	s.ex.IsthmusWithdrawalsRoot = true
@@ -233,13 +235,17 @@ func (s *Sequencer) Run(ctx context.Context) error {
 	<-timer.C
 	if s.load != nil {
 		gas := s.cfg.Load.GasPerSecond * uint64(s.cfg.BlockTime) / uint64(time.Second)
-		s.feeder = newFeeder(s.load, gas, s.head.Load().BaseFee)
+		s.feeder = newFeeder(s.load, gas, s.head.Load().BaseFee, s.cfg.Load.Prefill)
 		fctx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() { defer wg.Done(); s.feeder.run(fctx) }()
 		defer func() { stop(); wg.Wait(); s.feeder = nil }()
+		if err := s.prefill(ctx); err != nil {
+			return nil
+		}
 	}
+	close(s.started)
 	lastLog := time.Time{}
 	for {
 		next := s.head.Load().Number.Uint64() + 1
@@ -268,6 +274,36 @@ func (s *Sequencer) Run(ctx context.Context) error {
 				"blocks_left", int64(behind/s.cfg.BlockTime))
 		}
 	}
+}
+
+// Started is closed once Run has generated its load ahead (Load.Prefill)
+// and starts making blocks. Run may be called once.
+func (s *Sequencer) Started() <-chan struct{} { return s.started }
+
+// prefill waits until the feeder holds Load.Prefill batches, logging
+// progress; the chain's clock then restarts from the wall clock (the
+// sequencer catches up empty blocks for the time spent otherwise).
+func (s *Sequencer) prefill(ctx context.Context) error {
+	want := s.cfg.Load.Prefill
+	if want <= 0 {
+		return nil
+	}
+	start, last := time.Now(), time.Now()
+	tk := time.NewTicker(100 * time.Millisecond)
+	defer tk.Stop()
+	for s.feeder.ready() < want {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tk.C:
+		}
+		if time.Since(last) >= 5*time.Second {
+			last = time.Now()
+			s.log.Info("Generating the load ahead", "blocks", s.feeder.ready(), "of", want, "elapsed", time.Since(start).Round(time.Second).String())
+		}
+	}
+	s.log.Info("Load generated ahead", "blocks", want, "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
 }
 
 // step makes, ingests and reports the block after the head, due at due.

@@ -174,6 +174,9 @@ func benchOne(ctx context.Context, o benchRunOptions, prof *bench.Profile, block
 	if err := prof.Apply(&cfg.Sequencer, blockTime); err != nil {
 		return nil, err
 	}
+	// Generate and sign the whole run's load before the clock starts, so the
+	// run measures the chain rather than the generator.
+	cfg.Sequencer.Load.Prefill = int((o.warmup+o.duration)/blockTime) + 10
 	rss := newRSSSampler()
 	defer rss.stop()
 	setupStart := time.Now()
@@ -208,11 +211,18 @@ func benchOne(ctx context.Context, o benchRunOptions, prof *bench.Profile, block
 	if o.rate > 0 {
 		segments++
 	}
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case err := <-chainErr:
+		return nil, fmt.Errorf("chain stopped while generating the load: %w", err)
+	case <-n.seq.Started():
+	}
 	progress := newProgress(cmd.ErrOrStderr(), fmt.Sprintf("%s@%s", prof.Name, blockTime), o.warmup+o.duration)
 	defer progress.done()
 	began := time.Now()
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
 	for time.Since(began) < o.warmup {
 		select {
 		case <-ctx.Done():
