@@ -108,7 +108,7 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 			if time.Since(lastLog) >= 5*time.Second {
 				lastLog = time.Now()
 				log.Info("Loading the initial state", "accounts", p.Accounts, "slots", p.Slots, "nodes", p.Nodes,
-					"written", fmt.Sprintf("%.0f MiB", float64(p.Bytes)/(1<<20)), "elapsed", time.Since(start).Round(time.Second))
+					"written", fmt.Sprintf("%.0f MiB", float64(p.Bytes)/(1<<20)), "elapsed", time.Since(start).Round(time.Second).String())
 			}
 		})
 		if err != nil {
