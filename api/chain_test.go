@@ -123,14 +123,7 @@ func newGethChain(t *testing.T) *gethChain {
 	for n := uint64(1); n <= blocks; n++ {
 		block, err := client.BlockByNumber(ctx, new(big.Int).SetUint64(n))
 		require.NoError(t, err)
-		parent, err := s.HeaderByNumber(n - 1)
-		require.NoError(t, err)
-		st, err := s.StateAt(n - 1)
-		require.NoError(t, err)
-		built, err := ex.Replay(ctx, st, parent, block)
-		st.Close()
-		require.NoError(t, err, "block %d", n)
-		require.NoError(t, s.Ingest(ctx, built.Update))
+		require.NoError(t, ex.ReplayInto(ctx, s, block), "block %d", n)
 	}
 	srv, err := NewRPCServer(Config{ChainConfig: config, Reader: s})
 	require.NoError(t, err)

@@ -227,14 +227,7 @@ func (api *EthAPI) GetBlockByNumber(ctx context.Context, number rpc.BlockNumber,
 	if err != nil {
 		return nil, err
 	}
-	block, err := api.block(n)
-	if errors.Is(err, history.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return marshalBlock(block, fullTx, api.b.cfg.ChainConfig), nil
+	return api.marshalHeld(n, nil, fullTx)
 }
 
 // GetBlockByHash is eth_getBlockByHash: null for an unknown hash.
@@ -246,6 +239,12 @@ func (api *EthAPI) GetBlockByHash(ctx context.Context, hash common.Hash, fullTx 
 	if err != nil {
 		return nil, err
 	}
+	return api.marshalHeld(n, &hash, fullTx)
+}
+
+// marshalHeld renders block n, or null when it is not held (or, with want
+// set, when its hash is not want).
+func (api *EthAPI) marshalHeld(n uint64, want *common.Hash, fullTx bool) (map[string]any, error) {
 	block, err := api.block(n)
 	if errors.Is(err, history.ErrNotFound) {
 		return nil, nil
@@ -253,28 +252,37 @@ func (api *EthAPI) GetBlockByHash(ctx context.Context, hash common.Hash, fullTx 
 	if err != nil {
 		return nil, err
 	}
-	if block.Hash() != hash {
+	if want != nil && block.Hash() != *want {
 		return nil, nil
 	}
 	return marshalBlock(block, fullTx, api.b.cfg.ChainConfig), nil
 }
 
+// included finds an included transaction's block and index; found is
+// false for a transaction the store does not hold.
+func (api *EthAPI) included(hash common.Hash) (block *types.Block, idx uint64, found bool, err error) {
+	n, idx, err := api.b.cfg.Reader.TxLookup(hash)
+	if errors.Is(err, history.ErrNotFound) {
+		return nil, 0, false, nil
+	}
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if block, err = api.block(n); err != nil {
+		return nil, 0, false, err
+	}
+	if idx >= uint64(len(block.Transactions())) {
+		return nil, 0, false, fmt.Errorf("transaction index %d beyond block %d", idx, n)
+	}
+	return block, idx, true, nil
+}
+
 // GetTransactionByHash is eth_getTransactionByHash for included
 // transactions: null otherwise.
 func (api *EthAPI) GetTransactionByHash(ctx context.Context, hash common.Hash) (*rpcTransaction, error) {
-	n, idx, err := api.b.cfg.Reader.TxLookup(hash)
-	if errors.Is(err, history.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
+	block, idx, found, err := api.included(hash)
+	if !found || err != nil {
 		return nil, err
-	}
-	block, err := api.block(n)
-	if err != nil {
-		return nil, err
-	}
-	if idx >= uint64(len(block.Transactions())) {
-		return nil, fmt.Errorf("transaction index %d beyond block %d", idx, n)
 	}
 	return newRPCTransaction(block, idx, api.b.cfg.ChainConfig), nil
 }
@@ -282,15 +290,8 @@ func (api *EthAPI) GetTransactionByHash(ctx context.Context, hash common.Hash) (
 // GetTransactionReceipt is eth_getTransactionReceipt: null for a
 // transaction not included.
 func (api *EthAPI) GetTransactionReceipt(ctx context.Context, hash common.Hash) (map[string]any, error) {
-	n, idx, err := api.b.cfg.Reader.TxLookup(hash)
-	if errors.Is(err, history.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	block, err := api.block(n)
-	if err != nil {
+	block, idx, found, err := api.included(hash)
+	if !found || err != nil {
 		return nil, err
 	}
 	receipts, err := api.receipts(block)
@@ -298,10 +299,10 @@ func (api *EthAPI) GetTransactionReceipt(ctx context.Context, hash common.Hash) 
 		return nil, err
 	}
 	if idx >= uint64(len(receipts)) {
-		return nil, fmt.Errorf("receipt index %d beyond block %d", idx, n)
+		return nil, fmt.Errorf("receipt index %d beyond block %d", idx, block.NumberU64())
 	}
 	signer := types.MakeSigner(api.b.cfg.ChainConfig, block.Number(), block.Time())
-	return marshalReceipt(receipts[idx], block.Hash(), n, signer, block.Transactions()[idx], int(idx)), nil
+	return marshalReceipt(receipts[idx], block.Hash(), block.NumberU64(), signer, block.Transactions()[idx], int(idx)), nil
 }
 
 // receipts reads a block's receipts with their derived fields.

@@ -77,19 +77,7 @@ func MessagePasserCode() []byte {
 		return p
 	}
 	// Two passes: the first finds the JUMPDEST, the second uses it.
-	first := build(0).Bytes()
-	ok := uint64(0)
-	for pc := 0; pc < len(first); pc++ {
-		op := vm.OpCode(first[pc])
-		if op == vm.JUMPDEST {
-			ok = uint64(pc)
-			break
-		}
-		if op.IsPush() {
-			pc += int(op - vm.PUSH0)
-		}
-	}
-	return build(ok).Bytes()
+	return build(jumpdests(build(0).Bytes())[0]).Bytes()
 }
 
 // StorageContractCode is the runtime code of the storage contract: its
@@ -111,18 +99,8 @@ func StorageContractCode() []byte {
 		p.Op(vm.STOP)
 		return p
 	}
-	first := build(0, 0).Bytes()
-	var dests []uint64
-	for pc := 0; pc < len(first); pc++ {
-		op := vm.OpCode(first[pc])
-		if op == vm.JUMPDEST {
-			dests = append(dests, uint64(pc))
-		}
-		if op.IsPush() {
-			pc += int(op - vm.PUSH0)
-		}
-	}
-	return build(dests[0], dests[1]).Bytes()
+	d := jumpdests(build(0, 0).Bytes())
+	return build(d[0], d[1]).Bytes()
 }
 
 // StorageCalldata encodes (slot, value) pairs for the storage contract.

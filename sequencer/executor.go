@@ -275,10 +275,36 @@ func (c chainContext) GetHeaderByNumber(number uint64) *types.Header {
 func (c chainContext) GetHeaderByHash(common.Hash) *types.Header { return nil }
 func (c chainContext) Engine() consensus.Engine                  { return nil }
 
-// errNoParent is returned when a block's parent header is not held.
-var errNoParent = errors.New("parent header not found")
-
 // nextBaseFee is the EIP-1559 base fee of the block after parent.
 func nextBaseFee(config *params.ChainConfig, parent *types.Header) *big.Int {
 	return eip1559.CalcBaseFee(config, parent)
+}
+
+// ReplayTarget is a store that blocks are replayed from and into.
+type ReplayTarget interface {
+	HeaderByNumber(n uint64) (*types.Header, error)
+	StateAt(n uint64) (history.State, error)
+	history.Ingester
+}
+
+// ReplayInto replays block on its parent held by chain and ingests it.
+func (e *Executor) ReplayInto(ctx context.Context, chain ReplayTarget, block *types.Block) error {
+	n := block.NumberU64()
+	if n == 0 {
+		return errors.New("replay: the genesis is loaded, not replayed")
+	}
+	parent, err := chain.HeaderByNumber(n - 1)
+	if err != nil {
+		return fmt.Errorf("replay block %d: parent: %w", n, err)
+	}
+	st, err := chain.StateAt(n - 1)
+	if err != nil {
+		return fmt.Errorf("replay block %d: parent state: %w", n, err)
+	}
+	built, err := e.Replay(ctx, st, parent, block)
+	st.Close()
+	if err != nil {
+		return err
+	}
+	return chain.Ingest(ctx, built.Update)
 }
