@@ -1,0 +1,336 @@
+package follower
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/strata-chain/strata/history"
+)
+
+// Chain is the store a follower feeds.
+type Chain interface {
+	history.Reader
+	history.Ingester
+	history.GenesisLoader
+	// Unwind drops every block above n in one batch (a reorg).
+	Unwind(ctx context.Context, n uint64) error
+}
+
+// Config configures a follower.
+type Config struct {
+	// URL is the upstream's JSON-RPC endpoint (http(s):// or ws(s)://).
+	URL string
+	// GenesisFile is the chain's genesis in geth's format; needed to start
+	// on an empty store.
+	GenesisFile string
+	// PollInterval is how often the upstream head is polled (WebSocket
+	// upstreams also push new heads).
+	PollInterval time.Duration
+	// MaxReorgDepth is the deepest reorg unwound; a deeper one halts.
+	MaxReorgDepth uint64
+	// RetryInitial and RetryMax bound the exponential backoff of retries.
+	RetryInitial, RetryMax time.Duration
+	// RequestTimeout bounds one upstream request.
+	RequestTimeout time.Duration
+}
+
+// DefaultConfig has the defaults for a 200 ms upstream.
+func DefaultConfig() Config {
+	return Config{
+		PollInterval:   50 * time.Millisecond,
+		MaxReorgDepth:  64,
+		RetryInitial:   50 * time.Millisecond,
+		RetryMax:       5 * time.Second,
+		RequestTimeout: 10 * time.Second,
+	}
+}
+
+// BlockInfo describes one followed block.
+type BlockInfo struct {
+	Number       uint64
+	Hash         [32]byte
+	Txs          int
+	Fetch        time.Duration // upstream requests for the block
+	Build        time.Duration // diffs merged, system calls applied
+	Ingest       time.Duration // root check and commit
+	Committed    time.Time
+	UpstreamHead uint64
+	HeadTime     uint64 // the header's timestamp
+}
+
+// Follower follows one upstream into a chain.
+type Follower struct {
+	cfg     Config
+	log     *slog.Logger
+	chain   Chain
+	config  *params.ChainConfig
+	up      *upstream
+	onBlock func(BlockInfo)
+
+	upHead atomic.Uint64
+}
+
+// New connects to the upstream and, on an empty chain, loads the genesis
+// file (its hash must equal the upstream's block 0).
+func New(ctx context.Context, cfg Config, chain Chain, log *slog.Logger) (*Follower, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("follower: no upstream URL")
+	}
+	if cfg.GenesisFile == "" {
+		return nil, errors.New("follower: a genesis file is needed to know the chain's configuration and initial state")
+	}
+	c, err := rpc.DialContext(ctx, cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("dial upstream %s: %w", cfg.URL, err)
+	}
+	f := &Follower{cfg: cfg, log: log, chain: chain, up: &upstream{c: c, timeout: cfg.RequestTimeout}}
+	g, err := readGenesis(cfg.GenesisFile)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	f.config = g.config
+	up0, err := retry(ctx, f, "genesis header", func(ctx context.Context) (*types.Block, error) { return f.up.block(ctx, 0) })
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if _, err := chain.Head(); errors.Is(err, history.ErrEmpty) {
+		start := time.Now()
+		sealed, err := chain.LoadGenesis(ctx, g.source(), g.header(), nil)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("load genesis %s: %w", cfg.GenesisFile, err)
+		}
+		if sealed.Hash() != up0.Hash() {
+			c.Close()
+			return nil, fmt.Errorf("genesis %s makes block 0 %s, the upstream's is %s: not the same chain", cfg.GenesisFile, sealed.Hash(), up0.Hash())
+		}
+		log.Info("Loaded the genesis", "hash", sealed.Hash(), "accounts", len(g.accounts), "took", time.Since(start).Round(time.Millisecond).String())
+	} else if err != nil {
+		c.Close()
+		return nil, err
+	} else {
+		h0, err := chain.HeaderByNumber(0)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		if h0.Hash() != up0.Hash() {
+			c.Close()
+			return nil, fmt.Errorf("the store's genesis %s is not the upstream's %s", h0.Hash(), up0.Hash())
+		}
+	}
+	return f, nil
+}
+
+// ChainConfig is the followed chain's configuration.
+func (f *Follower) ChainConfig() *params.ChainConfig { return f.config }
+
+// OnBlock registers a hook called after each ingested block; call before Run.
+func (f *Follower) OnBlock(fn func(BlockInfo)) { f.onBlock = fn }
+
+// UpstreamHead is the newest upstream block number seen.
+func (f *Follower) UpstreamHead() uint64 { return f.upHead.Load() }
+
+// Close releases the upstream connection.
+func (f *Follower) Close() { f.up.c.Close() }
+
+// Run follows the upstream until ctx is cancelled (nil) or a critical error:
+// a state-root mismatch (the store stays at the last good block) or a reorg
+// deeper than MaxReorgDepth.
+func (f *Follower) Run(ctx context.Context) error {
+	wake := f.subscribe(ctx)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		head, err := f.chain.Head()
+		if err != nil {
+			return err
+		}
+		upHead, err := retry(ctx, f, "head", f.up.head)
+		if err != nil {
+			return nilOnCancel(ctx, err)
+		}
+		f.upHead.Store(upHead)
+		if upHead < head.Number {
+			// The upstream is behind us: a reorg to a shorter branch, or
+			// another upstream. Unwind only if it disagrees with us.
+			theirs, err := retry(ctx, f, "block", func(ctx context.Context) (*types.Block, error) { return f.up.block(ctx, upHead) })
+			if err != nil {
+				return nilOnCancel(ctx, err)
+			}
+			ours, err := f.chain.HeaderByNumber(upHead)
+			if err != nil {
+				return err
+			}
+			if theirs.Hash() != ours.Hash() {
+				if err := f.reorg(ctx, history.Head{Number: upHead, Hash: ours.Hash(), Root: ours.Root}); err != nil {
+					return nilOnCancel(ctx, err)
+				}
+				continue
+			}
+		}
+		if upHead <= head.Number {
+			timer.Reset(f.cfg.PollInterval)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			case <-wake:
+			}
+			continue
+		}
+		if err := f.next(ctx, head); err != nil {
+			return nilOnCancel(ctx, err)
+		}
+	}
+}
+
+func nilOnCancel(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// next ingests the block after head, or unwinds a reorg.
+func (f *Follower) next(ctx context.Context, head history.Head) error {
+	n := head.Number + 1
+	start := time.Now()
+	b, err := retry(ctx, f, "block", func(ctx context.Context) (*types.Block, error) { return f.up.block(ctx, n) })
+	if err != nil {
+		return err
+	}
+	if b.ParentHash() != head.Hash {
+		return f.reorg(ctx, head)
+	}
+	receipts, err := retry(ctx, f, "receipts", func(ctx context.Context) (types.Receipts, error) { return f.up.receipts(ctx, b) })
+	if err != nil {
+		return err
+	}
+	diffs, err := retry(ctx, f, "state diff", func(ctx context.Context) ([]txDiff, error) { return f.up.diffs(ctx, b) })
+	if err != nil {
+		return err
+	}
+	fetched := time.Now()
+	parent, err := f.chain.HeaderByNumber(head.Number)
+	if err != nil {
+		return err
+	}
+	st, err := f.chain.StateAt(head.Number)
+	if err != nil {
+		return err
+	}
+	u, err := buildUpdate(ctx, f.config, f.chain, st, parent, b, receipts, diffs)
+	st.Close()
+	if err != nil {
+		return err
+	}
+	built := time.Now()
+	err = f.chain.Ingest(ctx, u)
+	var mismatch *history.RootMismatchError
+	var notNext *history.NotNextError
+	switch {
+	case errors.As(err, &mismatch):
+		f.log.Error("State root mismatch: ingest halted at the last good block", "block", mismatch.Number, "hash", mismatch.Hash,
+			"header_root", mismatch.Want, "computed_root", mismatch.Computed, "last_good", head.Number)
+		return fmt.Errorf("follower halted: %w", err)
+	case errors.As(err, &notNext):
+		return nil // the head moved under us; the loop re-reads it
+	case err != nil:
+		return fmt.Errorf("ingest block %d: %w", n, err)
+	}
+	if f.onBlock != nil {
+		now := time.Now()
+		f.onBlock(BlockInfo{Number: n, Hash: b.Hash(), Txs: len(b.Transactions()), Fetch: fetched.Sub(start), Build: built.Sub(fetched),
+			Ingest: now.Sub(built), Committed: now, UpstreamHead: f.upHead.Load(), HeadTime: b.Time()})
+	}
+	return nil
+}
+
+// reorg finds the newest block the store and the upstream agree on, at most
+// MaxReorgDepth below the head, and unwinds the store to it.
+func (f *Follower) reorg(ctx context.Context, head history.Head) error {
+	for depth := uint64(1); depth <= f.cfg.MaxReorgDepth && depth <= head.Number; depth++ {
+		n := head.Number - depth
+		ours, err := f.chain.HeaderByNumber(n)
+		if err != nil {
+			return err
+		}
+		theirs, err := retry(ctx, f, "reorg block", func(ctx context.Context) (*types.Block, error) { return f.up.block(ctx, n) })
+		if err != nil {
+			return err
+		}
+		if theirs.Hash() == ours.Hash() {
+			f.log.Warn("Reorg: unwinding to the common ancestor", "ancestor", n, "depth", depth, "old_head", head.Number)
+			if err := f.chain.Unwind(ctx, n); err != nil {
+				return fmt.Errorf("unwind to %d: %w", n, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("follower halted: reorg deeper than %d blocks below head %d (%s)", f.cfg.MaxReorgDepth, head.Number, head.Hash)
+}
+
+// subscribe asks a WebSocket upstream to push new heads; the returned
+// channel wakes the loop. Polling goes on regardless.
+func (f *Follower) subscribe(ctx context.Context) <-chan struct{} {
+	wake := make(chan struct{}, 1)
+	heads := make(chan *types.Header, 16)
+	sub, err := f.up.c.EthSubscribe(ctx, heads, "newHeads")
+	if err != nil {
+		f.log.Debug("Upstream offers no head subscription; polling", "err", err)
+		return wake
+	}
+	go func() {
+		defer sub.Unsubscribe()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sub.Err():
+				return
+			case <-heads:
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return wake
+}
+
+// retry calls fn until it succeeds or ctx ends, backing off exponentially
+// from RetryInitial to RetryMax and logging the class of each failure.
+func retry[T any](ctx context.Context, f *Follower, what string, fn func(context.Context) (T, error)) (T, error) {
+	wait := f.cfg.RetryInitial
+	for attempt := 1; ; attempt++ {
+		v, err := fn(ctx)
+		if err == nil {
+			return v, nil
+		}
+		if ctx.Err() != nil {
+			return v, ctx.Err()
+		}
+		f.log.Warn("Upstream request failed; retrying", "request", what, "class", failureClass(err), "attempt", attempt,
+			"backoff", wait.String(), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, f.cfg.RetryMax)
+	}
+}

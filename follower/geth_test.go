@@ -1,0 +1,232 @@
+package follower_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-chain/strata/api"
+	"github.com/strata-chain/strata/follower"
+	"github.com/strata-chain/strata/history/store"
+	"github.com/strata-chain/strata/sequencer"
+)
+
+// devKey is geth's fixed --dev account key (cmd/utils.DeveloperKey).
+const devKey = "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291"
+
+// gethBinary finds the geth that `make geth` builds.
+func gethBinary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("STRATA_GETH"); p != "" {
+		return p
+	}
+	p, err := filepath.Abs("../bin/geth")
+	require.NoError(t, err)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("no geth binary at %s: run `make geth` (or make test, which builds it)", p)
+	}
+	return p
+}
+
+// goEthereumVersion reads the go-ethereum version a go.mod requires.
+func goEthereumVersion(t *testing.T, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "github.com/ethereum/go-ethereum" {
+				return f[i+1]
+			}
+		}
+	}
+	t.Fatalf("%s does not require go-ethereum", path)
+	return ""
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startGeth runs `geth --dev` as an archive node and returns its RPC URL
+// once it answers.
+func startGeth(t *testing.T, gasLimit uint64) string {
+	t.Helper()
+	bin := gethBinary(t)
+	port := freePort(t)
+	cmd := exec.Command(bin, "--dev", "--dev.period", "0", "--dev.gaslimit", fmt.Sprint(gasLimit),
+		"--datadir", t.TempDir(), "--gcmode", "archive", "--state.scheme", "path", "--history.state", "0", "--history.trienode", "0",
+		"--http", "--http.addr", "127.0.0.1", "--http.port", fmt.Sprint(port), "--http.api", "eth,debug,net,web3",
+		"--authrpc.port", fmt.Sprint(freePort(t)), "--port", "0", "--nodiscover", "--ipcdisable", "--verbosity", "3")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	// geth logs "HTTP server started" once it serves.
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "HTTP server started") {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return fmt.Sprintf("http://127.0.0.1:%d", port)
+		}
+	}
+	t.Fatalf("geth exited before serving: %v", sc.Err())
+	return ""
+}
+
+// TestFollowRealGeth follows a real geth --dev archive node through a mix of
+// transactions and compares Strata's raw eth_getProof JSON with geth's for
+// every touched account and slot at every block.
+func TestFollowRealGeth(t *testing.T) {
+	require.Equal(t, goEthereumVersion(t, "../go.mod"), goEthereumVersion(t, "../tools/geth/go.mod"),
+		"tools/geth must build the geth of the go-ethereum version Strata uses")
+	const gasLimit = 30_000_000
+	url := startGeth(t, gasLimit)
+	key, err := crypto.HexToECDSA(devKey)
+	require.NoError(t, err)
+	dev := crypto.PubkeyToAddress(key.PublicKey)
+	g := core.DeveloperGenesisBlock(gasLimit, &dev)
+	raw, err := json.Marshal(g)
+	require.NoError(t, err)
+	genesisFile := filepath.Join(t.TempDir(), "genesis.json")
+	require.NoError(t, os.WriteFile(genesisFile, raw, 0o644))
+
+	ctx := context.Background()
+	geth, err := rpc.Dial(url)
+	require.NoError(t, err)
+	defer geth.Close()
+	signer := types.LatestSigner(g.Config)
+	nonce := uint64(0)
+	var touched []common.Address
+	send := func(to *common.Address, value *big.Int, gas uint64, data []byte) common.Hash {
+		tx := types.MustSignNewTx(key, signer, &types.DynamicFeeTx{
+			ChainID: g.Config.ChainID, Nonce: nonce, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(100e9), Gas: gas, To: to, Value: value, Data: data,
+		})
+		nonce++
+		b, err := tx.MarshalBinary()
+		require.NoError(t, err)
+		var h common.Hash
+		require.NoError(t, geth.Call(&h, "eth_sendRawTransaction", hexutil.Bytes(b)))
+		return h
+	}
+	waitReceipt := func(h common.Hash) map[string]any {
+		for {
+			var r map[string]any
+			require.NoError(t, geth.Call(&r, "eth_getTransactionReceipt", h))
+			if r != nil {
+				return r
+			}
+			var n hexutil.Uint64
+			require.NoError(t, geth.Call(&n, "eth_blockNumber")) // geth mines on arrival: this returns once it has
+		}
+	}
+	t.Log("geth serves at", url)
+	touched = append(touched, dev, common.HexToAddress("0xdead"))
+	deploy := send(nil, nil, 500_000, sequencer.CreationCode(sequencer.StorageContractCode(), 3))
+	r := waitReceipt(deploy)
+	storage := common.HexToAddress(r["contractAddress"].(string))
+	touched = append(touched, storage)
+	var last common.Hash
+	for i := 0; i < 6; i++ {
+		to := common.BigToAddress(big.NewInt(int64(0x5000 + i)))
+		touched = append(touched, to)
+		send(&to, big.NewInt(int64(1+i)), 21_000, nil)
+		pairs := [][2]common.Hash{{common.BigToHash(big.NewInt(int64(10 + i))), common.BigToHash(big.NewInt(int64(i + 1)))}}
+		if i > 0 {
+			pairs = append(pairs, [2]common.Hash{common.BigToHash(big.NewInt(int64(10 + i - 1))), {}}, [2]common.Hash{common.BigToHash(big.NewInt(0)), {}})
+		}
+		send(&storage, nil, 200_000, sequencer.StorageCalldata(pairs))
+		precompile := common.BytesToAddress([]byte{byte(1 + i)})
+		touched = append(touched, precompile)
+		send(&precompile, big.NewInt(1), 100_000, nil)
+		if i%2 == 0 {
+			sd := send(nil, big.NewInt(7), 200_000, sequencer.SelfDestructingCreationCode(common.HexToAddress("0xbeef")))
+			touched = append(touched, crypto.CreateAddress(dev, nonce-1))
+			last = sd
+		} else {
+			last = send(nil, nil, 500_000, sequencer.CreationCode(sequencer.StorageContractCode(), 2))
+			touched = append(touched, crypto.CreateAddress(dev, nonce-1))
+		}
+	}
+	touched = append(touched, common.HexToAddress("0xbeef"))
+	waitReceipt(last)
+	t.Log("transactions mined")
+	var gethHead hexutil.Uint64
+	require.NoError(t, geth.Call(&gethHead, "eth_blockNumber"))
+	require.Greater(t, uint64(gethHead), uint64(5))
+
+	s, err := store.OpenMem(store.DefaultConfig())
+	require.NoError(t, err)
+	defer s.Close()
+	cfg := follower.DefaultConfig()
+	cfg.URL, cfg.GenesisFile = url, genesisFile
+	f, err := follower.New(ctx, cfg, s, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	require.NoError(t, err)
+	defer f.Close()
+	runCtx, cancel := context.WithTimeout(ctx, time.Minute) // a stuck follower fails the test below
+	f.OnBlock(func(info follower.BlockInfo) {
+		if info.Number >= uint64(gethHead) {
+			cancel()
+		}
+	})
+	t.Log("following")
+	require.NoError(t, f.Run(runCtx))
+	head, err := s.Head()
+	require.NoError(t, err)
+	require.Equal(t, uint64(gethHead), head.Number, "the follower reached geth's head")
+
+	srv, err := api.NewRPCServer(api.Config{ChainConfig: f.ChainConfig(), Reader: s})
+	require.NoError(t, err)
+	defer srv.Stop()
+	strata := rpc.DialInProc(srv)
+	defer strata.Close()
+	slots := []string{"0x0", "0x1", "0x2", common.BigToHash(big.NewInt(10)).Hex(), "0x0b", "0xc", "0xd", "0xe", "0xf"}
+	compared := 0
+	for n := uint64(0); n <= uint64(gethHead); n++ {
+		for _, a := range touched {
+			var want, got json.RawMessage
+			require.NoError(t, geth.Call(&want, "eth_getProof", a, slots, hexutil.Uint64(n)))
+			require.NoError(t, strata.Call(&got, "eth_getProof", a, slots, hexutil.Uint64(n)))
+			require.Equal(t, string(want), string(got), "eth_getProof %s at block %d", a, n)
+			compared++
+		}
+	}
+	t.Logf("followed %d geth blocks; %d eth_getProof answers byte-identical", gethHead, compared)
+}
+
+// testWriter sends log lines to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
