@@ -65,6 +65,7 @@ type Sequencer struct {
 	head       atomic.Pointer[types.Header]
 	onBlock    func(BlockInfo)
 	resyncLoad bool          // the generator's nonces are off; used by Run's goroutine only
+	feederStop func()        // stops the feeder goroutine; nil when none runs
 	started    chan struct{} // closed when Run has its load ready and makes blocks
 	feeder     *feeder       // generates the load ahead while Run runs; nil otherwise
 }
@@ -98,6 +99,15 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 	head, err := chain.Head()
 	switch {
 	case errors.Is(err, history.ErrEmpty):
+		if s.load != nil && cfg.Load.Prefill > 0 {
+			// A new chain: generate the load before the genesis fixes the
+			// block-time grid, so the chain starts on time.
+			s.startFeeder(big.NewInt(params.InitialBaseFee))
+			if err := s.prefill(context.Background()); err != nil {
+				s.stopFeeder()
+				return nil, err
+			}
+		}
 		ms := uint64(s.now().UnixMilli()) / 1000 * 1000
 		g := Genesis(cfg, ms)
 		hdr := g.ToBlock().Header()
@@ -148,7 +158,7 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 		return nil, fmt.Errorf("read head header: %w", err)
 	}
 	s.head.Store(h)
-	if s.load != nil {
+	if s.load != nil && s.feeder == nil { // a running feeder started on the new genesis: nonces are zero
 		if err := s.withHeadState(func(st history.State) error { return s.load.resync(nonceReader(st)) }); err != nil {
 			return nil, err
 		}
@@ -233,18 +243,14 @@ func (s *Sequencer) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
-	if s.load != nil {
-		gas := s.cfg.Load.GasPerSecond * uint64(s.cfg.BlockTime) / uint64(time.Second)
-		s.feeder = newFeeder(s.load, gas, s.head.Load().BaseFee, s.cfg.Load.Prefill)
-		fctx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); s.feeder.run(fctx) }()
-		defer func() { stop(); wg.Wait(); s.feeder = nil }()
+	if s.load != nil && s.feeder == nil {
+		s.startFeeder(s.head.Load().BaseFee)
 		if err := s.prefill(ctx); err != nil {
+			s.stopFeeder()
 			return nil
 		}
 	}
+	defer s.stopFeeder()
 	close(s.started)
 	lastLog := time.Time{}
 	for {
@@ -275,6 +281,33 @@ func (s *Sequencer) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// startFeeder starts generating the load ahead in its own goroutine.
+func (s *Sequencer) startFeeder(baseFee *big.Int) {
+	gas := s.cfg.Load.GasPerSecond * uint64(s.cfg.BlockTime) / uint64(time.Second)
+	s.feeder = newFeeder(s.load, gas, baseFee, s.cfg.Load.Prefill)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.feeder.run(ctx) }()
+	s.feederStop = func() { cancel(); wg.Wait() }
+}
+
+// stopFeeder stops the generator goroutine, if one runs.
+func (s *Sequencer) stopFeeder() {
+	if s.feederStop != nil {
+		s.feederStop()
+		s.feederStop, s.feeder = nil, nil
+	}
+}
+
+// Close stops background work; Run stops it too when it returns.
+func (s *Sequencer) Close() { s.stopFeeder() }
+
+// downtime is how far behind its slot a block must be for the sequencer to
+// treat the gap as downtime and make it up with empty blocks; a block that
+// is merely late still takes the load that arrived for it.
+func (s *Sequencer) downtime() time.Duration { return max(5*time.Second, 25*s.cfg.BlockTime) }
 
 // Started is closed once Run has generated its load ahead (Load.Prefill)
 // and starts making blocks. Run may be called once.
@@ -318,7 +351,7 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 	}
 	defer st.Close()
 	h := s.headerTemplate(parent, n)
-	if s.load != nil && !info.CatchingUp {
+	if s.load != nil && s.now().Sub(due) <= s.downtime() {
 		var load types.Transactions
 		if s.feeder != nil {
 			var ok bool

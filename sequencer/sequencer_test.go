@@ -204,3 +204,31 @@ func TestSubmitTransaction(t *testing.T) {
 	_ = signer
 	_ = errors.New
 }
+
+// TestPrefilledLoad has the generator sign blocks of load before the genesis
+// fixes the clock: the first blocks find their load ready.
+func TestPrefilledLoad(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.BlockTime = 20 * time.Millisecond
+	cfg.Load.Accounts = 4
+	cfg.Load.Prefill = 8
+	s, err := store.OpenMem(store.DefaultConfig())
+	require.NoError(t, err)
+	defer s.Close()
+	seq, err := New(cfg, s, quiet)
+	require.NoError(t, err)
+	defer seq.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var infos []BlockInfo
+	seq.OnBlock(func(info BlockInfo) {
+		infos = append(infos, info)
+		if len(infos) == 6 {
+			cancel()
+		}
+	})
+	require.NoError(t, seq.Run(ctx))
+	for _, info := range infos {
+		require.False(t, info.LoadMissed, "block %d", info.Number)
+		require.Positive(t, info.Txs, "block %d", info.Number)
+	}
+}
