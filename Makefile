@@ -41,7 +41,7 @@ bench: build
 
 ## bench-full: the headline run: base-like on 1 M accounts and 10 M slots, 200 ms and 2 s blocks
 bench-full: build
-	$(BIN)/strata bench run --profile configs/profiles/base-like.yaml --block-times 200ms,2s --warmup 30s --duration 5m --out bench/results
+	$(BIN)/strata bench run --profile configs/profiles/base-like.yaml --block-times 200ms,2s --warmup 20s --duration 2m --out bench/results
 
 lint:
 	$(GO) vet ./...
