@@ -103,10 +103,21 @@ func startGeth(t *testing.T, gasLimit uint64) string {
 	return ""
 }
 
-// TestFollowRealGeth follows a real geth --dev archive node through a mix of
-// transactions and compares Strata's raw eth_getProof JSON with geth's for
-// every touched account and slot at every block.
-func TestFollowRealGeth(t *testing.T) {
+// gethChain is a geth --dev archive node that has made blocks with a mix
+// of transactions.
+type gethChain struct {
+	url, genesisFile string
+	head             uint64
+	touched          []common.Address
+	rpc              *rpc.Client
+	send             func(to *common.Address, value *big.Int, gas uint64, data []byte) common.Hash
+	wait             func(common.Hash) map[string]any
+}
+
+// newGethChain starts geth --dev and sends transfers to new accounts,
+// deployments, storage writes and clears, contracts that self-destruct in
+// their creation transaction and value to precompiles.
+func newGethChain(t *testing.T) *gethChain {
 	require.Equal(t, goEthereumVersion(t, "../go.mod"), goEthereumVersion(t, "../tools/geth/go.mod"),
 		"tools/geth must build the geth of the go-ethereum version Strata uses")
 	const gasLimit = 30_000_000
@@ -120,10 +131,9 @@ func TestFollowRealGeth(t *testing.T) {
 	genesisFile := filepath.Join(t.TempDir(), "genesis.json")
 	require.NoError(t, os.WriteFile(genesisFile, raw, 0o644))
 
-	ctx := context.Background()
 	geth, err := rpc.Dial(url)
 	require.NoError(t, err)
-	defer geth.Close()
+	t.Cleanup(geth.Close)
 	signer := types.LatestSigner(g.Config)
 	nonce := uint64(0)
 	var touched []common.Address
@@ -183,6 +193,22 @@ func TestFollowRealGeth(t *testing.T) {
 	var gethHead hexutil.Uint64
 	require.NoError(t, geth.Call(&gethHead, "eth_blockNumber"))
 	require.Greater(t, uint64(gethHead), uint64(5))
+	return &gethChain{url: url, genesisFile: genesisFile, head: uint64(gethHead), touched: touched, rpc: geth, send: send, wait: waitReceipt}
+}
+
+// gethWithChain is newGethChain for tests that need only where it serves.
+func gethWithChain(t *testing.T) (url, genesisFile string, head uint64) {
+	c := newGethChain(t)
+	return c.url, c.genesisFile, c.head
+}
+
+// TestFollowRealGeth follows a real geth --dev archive node through a mix of
+// transactions and compares Strata's raw eth_getProof JSON with geth's for
+// every touched account and slot at every block.
+func TestFollowRealGeth(t *testing.T) {
+	c := newGethChain(t)
+	ctx := context.Background()
+	url, genesisFile, geth, touched, gethHead := c.url, c.genesisFile, c.rpc, c.touched, hexutil.Uint64(c.head)
 
 	s, err := store.OpenMem(store.DefaultConfig())
 	require.NoError(t, err)

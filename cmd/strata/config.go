@@ -40,6 +40,11 @@ var options = []option{
 	{"sequencer.dev_accounts", 10, "prefunded dev accounts in the genesis"},
 	{"sequencer.load.gas_per_second", uint64(20_000_000), "gas per second of the built-in load generator (0 disables)"},
 	{"sequencer.load.seed", int64(1), "seed of the built-in load generator"},
+	{"follower.url", "", "follower mode: the upstream's JSON-RPC endpoint (http:// or ws://)"},
+	{"follower.genesis", "", "follower mode: the upstream chain's genesis file (geth format)"},
+	{"follower.poll_interval", 50 * time.Millisecond, "follower mode: how often the upstream head is polled"},
+	{"follower.max_reorg_depth", uint64(64), "follower mode: the deepest reorg unwound; deeper halts"},
+	{"follower.request_timeout", 10 * time.Second, "follower mode: timeout of one upstream request"},
 }
 
 // addFlags registers every option as a flag of fs.

@@ -38,7 +38,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"unknown key", "htp:\n  port: 1\n", `unknown key "htp.port"`},
 		{"bad mode", "mode: archive\n", `mode "archive"`},
-		{"follower not built", "mode: follower\n", "issue 4"},
+		{"follower without upstream", "mode: follower\n", "mode follower needs follower.url"},
 		{"bad policy", "sequencer:\n  timestamp_policy: minutes\n", `timestamp policy "minutes"`},
 		{"bad port", "http:\n  port: 70000\n", "http.port 70000"},
 		{"load above gas limit", "sequencer:\n  gas_limit: 1000000\n", "above the gas limit"},
@@ -55,6 +55,18 @@ func TestConfigErrors(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+func TestFollowerConfigFileIsValid(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	addFlags(fs)
+	v, err := loadConfig(fs, "../../configs/follower-geth.yaml")
+	require.NoError(t, err)
+	cfg, err := nodeConfigFrom(v)
+	require.NoError(t, err)
+	require.Equal(t, "follower", cfg.Mode)
+	require.Equal(t, "http://127.0.0.1:8545", cfg.Follower.URL)
+	require.Equal(t, uint64(64), cfg.Follower.MaxReorgDepth)
 }
 
 func TestDevnetConfigFileIsValid(t *testing.T) {

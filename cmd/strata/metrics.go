@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-chain/strata/sequencer"
@@ -32,9 +30,8 @@ func newNodeMetrics(reg prometheus.Registerer) *nodeMetrics {
 	return m
 }
 
-func (m *nodeMetrics) observe(info sequencer.BlockInfo, lag time.Duration) {
-	m.head.Set(float64(info.Number))
-	m.lag.Set(lag.Seconds())
+// observe records a made block's sequencer figures.
+func (m *nodeMetrics) observe(info sequencer.BlockInfo) {
 	m.build.Observe(info.Build.Seconds())
 	m.txs.Add(float64(info.Txs))
 	m.gas.Add(float64(info.GasUsed))

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/strata-chain/strata/api"
+	"github.com/strata-chain/strata/follower"
 	"github.com/strata-chain/strata/history/store"
 	"github.com/strata-chain/strata/sequencer"
 )
@@ -33,6 +34,7 @@ type nodeConfig struct {
 	StatusInterval time.Duration
 	Store          store.Config
 	Sequencer      sequencer.Config
+	Follower       follower.Config
 }
 
 func nodeConfigFrom(v *viper.Viper) (nodeConfig, error) {
@@ -58,6 +60,12 @@ func nodeConfigFrom(v *viper.Viper) (nodeConfig, error) {
 	s.DevAccounts = v.GetInt("sequencer.dev_accounts")
 	s.Load.GasPerSecond = v.GetUint64("sequencer.load.gas_per_second")
 	s.Load.Seed = v.GetInt64("sequencer.load.seed")
+	c.Follower = follower.DefaultConfig()
+	c.Follower.URL = v.GetString("follower.url")
+	c.Follower.GenesisFile = v.GetString("follower.genesis")
+	c.Follower.PollInterval = v.GetDuration("follower.poll_interval")
+	c.Follower.MaxReorgDepth = v.GetUint64("follower.max_reorg_depth")
+	c.Follower.RequestTimeout = v.GetDuration("follower.request_timeout")
 	return c, c.validate()
 }
 
@@ -66,7 +74,9 @@ func (c nodeConfig) validate() error {
 	switch c.Mode {
 	case "fullstack", "sequencer":
 	case "follower":
-		errs = append(errs, errors.New("mode follower: following an upstream chain is not built yet (issue 4); use fullstack or sequencer"))
+		if c.Follower.URL == "" || c.Follower.GenesisFile == "" {
+			errs = append(errs, errors.New("mode follower needs follower.url (the upstream's JSON-RPC) and follower.genesis (its genesis file)"))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("mode %q: want fullstack, sequencer or follower", c.Mode))
 	}
@@ -78,7 +88,9 @@ func (c nodeConfig) validate() error {
 	if c.Mode == "sequencer" {
 		c.Sequencer.Load.GasPerSecond = 0
 	}
-	if err := c.Sequencer.Validate(); err != nil {
+	if c.Mode == "follower" {
+		// The sequencer settings do not apply.
+	} else if err := c.Sequencer.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Store.Validate(); err != nil {
@@ -95,7 +107,8 @@ type node struct {
 	log    *slog.Logger
 	reg    *prometheus.Registry
 	store  *store.Store
-	seq    *sequencer.Sequencer
+	seq    *sequencer.Sequencer // fullstack and sequencer modes
+	fol    *follower.Follower   // follower mode
 	api    *api.Server
 	ops    *opsServer
 	grpc   *grpcServer
@@ -135,28 +148,42 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 	if err := n.store.RegisterMetrics(n.reg); err != nil {
 		return nil, err
 	}
-	n.seq, err = sequencer.New(cfg.Sequencer, n.store, log.With("module", "sequencer"))
-	if err != nil {
-		return nil, err
-	}
 	m := newNodeMetrics(n.reg)
-	n.seq.OnBlock(func(info sequencer.BlockInfo) {
-		lag := info.Committed.Sub(info.Due)
-		n.status.add(blockEvent{at: info.Committed, number: info.Number, txs: info.Txs, ingest: info.Ingest, lag: lag})
-		m.observe(info, lag)
+	record := func(number uint64, txs int, ingest time.Duration, committed time.Time, lag time.Duration) {
+		n.status.add(blockEvent{at: committed, number: number, txs: txs, ingest: ingest, lag: lag})
+		m.head.Set(float64(number))
+		m.lag.Set(lag.Seconds())
 		n.lastMu.Lock()
-		n.lastCommit = info.Committed
+		n.lastCommit = committed
 		n.lastMu.Unlock()
-		for _, h := range n.blockHooks {
-			h(info)
+	}
+	var apiCfg api.Config
+	if cfg.Mode == "follower" {
+		n.fol, err = follower.New(context.Background(), cfg.Follower, n.store, log.With("module", "follower"))
+		if err != nil {
+			return nil, err
 		}
-	})
-	rpcSrv, err := api.NewRPCServer(api.Config{
-		ChainConfig: n.seq.ChainConfig(),
-		Reader:      n.store,
-		TxPool:      n.seq,
-		Log:         log.With("module", "api"),
-	})
+		n.fol.OnBlock(func(info follower.BlockInfo) {
+			// Lag: the block's age when committed (whole-second header time).
+			record(info.Number, info.Txs, info.Ingest, info.Committed, info.Committed.Sub(time.Unix(int64(info.HeadTime), 0)))
+		})
+		apiCfg = api.Config{ChainConfig: n.fol.ChainConfig(), Reader: n.store, Log: log.With("module", "api")}
+	} else {
+		n.seq, err = sequencer.New(cfg.Sequencer, n.store, log.With("module", "sequencer"))
+		if err != nil {
+			return nil, err
+		}
+		n.seq.OnBlock(func(info sequencer.BlockInfo) {
+			lag := info.Committed.Sub(info.Due)
+			record(info.Number, info.Txs, info.Ingest, info.Committed, lag)
+			m.observe(info)
+			for _, h := range n.blockHooks {
+				h(info)
+			}
+		})
+		apiCfg = api.Config{ChainConfig: n.seq.ChainConfig(), Reader: n.store, TxPool: n.seq, Log: log.With("module", "api")}
+	}
+	rpcSrv, err := api.NewRPCServer(apiCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +247,9 @@ func (n *node) run(ctx context.Context) error {
 	if n.cfg.StatusInterval > 0 {
 		go n.statusLoop(ctx)
 	}
+	if n.fol != nil {
+		return n.fol.Run(ctx)
+	}
 	return n.seq.Run(ctx)
 }
 
@@ -233,7 +263,7 @@ func (n *node) statusLoop(ctx context.Context) {
 		case now := <-tk.C:
 			if l, ok := n.status.line(now); ok {
 				n.log.Info("Status", "head", l.head, "blocks_per_s", fmt.Sprintf("%.1f", l.blocksPS), "txs_per_s", fmt.Sprintf("%.0f", l.txsPS),
-					"ingest_p99", l.ingestP99.Round(10*time.Microsecond).String(), "lag", l.lag.Round(time.Millisecond).String(), "pool", n.seq.PoolLen())
+					"ingest_p99", l.ingestP99.Round(10*time.Microsecond).String(), "lag", l.lag.Round(time.Millisecond).String())
 			}
 		}
 	}
@@ -255,6 +285,12 @@ func (n *node) Close() error {
 	if n.api != nil {
 		errs = append(errs, n.api.Close())
 		n.api = nil
+	}
+	if n.seq != nil {
+		n.seq.Close()
+	}
+	if n.fol != nil {
+		n.fol.Close()
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())

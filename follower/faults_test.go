@@ -1,0 +1,181 @@
+package follower_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-chain/strata/follower"
+	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/store"
+)
+
+// fault is what the proxy does to one upstream request.
+type fault int
+
+const (
+	pass      fault = iota
+	drop            // close the connection without an answer
+	stall           // answer after the follower's request timeout
+	garbage         // a truncated JSON body
+	http500         // an HTTP 500
+	wrongDiff       // a state diff with one storage value changed
+)
+
+// faultyProxy forwards JSON-RPC to geth and breaks the requests its
+// schedule names (by method and occurrence).
+type faultyProxy struct {
+	target string
+	stall  time.Duration
+
+	mu       sync.Mutex
+	schedule map[string][]fault // method -> faults for its next calls
+	seen     map[fault]int
+}
+
+func (p *faultyProxy) next(method string) fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q := p.schedule[method]
+	if len(q) == 0 {
+		return pass
+	}
+	p.schedule[method] = q[1:]
+	p.seen[q[0]]++
+	return q[0]
+}
+
+func (p *faultyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var req struct {
+		Method string `json:"method"`
+	}
+	_ = json.Unmarshal(body, &req)
+	f := p.next(req.Method)
+	switch f {
+	case drop:
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return
+	case http500:
+		http.Error(w, "upstream overloaded", http.StatusInternalServerError)
+		return
+	case stall:
+		select {
+		case <-time.After(p.stall):
+		case <-r.Context().Done():
+		}
+		return
+	}
+	resp, err := http.Post(p.target, "application/json", bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	switch f {
+	case garbage:
+		out = out[:len(out)/2]
+	case wrongDiff:
+		// Change the first storage value of a post state: the block's root
+		// will not match.
+		s := string(out)
+		if i := strings.Index(s, `"post":{`); i >= 0 {
+			if j := strings.Index(s[i:], `"storage":{"0x`); j >= 0 {
+				k := i + j + len(`"storage":{"0x`) + 64 + len(`":"0x`)
+				if k < len(s) {
+					c := s[k+5]
+					if c == 'f' {
+						c = 'e'
+					} else {
+						c = 'f'
+					}
+					s = s[:k+5] + string(c) + s[k+6:]
+				}
+			}
+		}
+		out = []byte(s)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// TestUpstreamFaults follows geth through a proxy that drops connections,
+// stalls, sends truncated JSON and HTTP 500s: the follower retries and ends
+// with every block, each exactly once. Then a wrong state diff halts it with
+// a root mismatch at the last good block.
+func TestUpstreamFaults(t *testing.T) {
+	gethURL, genesisFile, gethHead := gethWithChain(t)
+	proxy := &faultyProxy{target: gethURL, stall: 2 * time.Second, seen: map[fault]int{}, schedule: map[string][]fault{
+		"eth_blockNumber":        {drop, pass, http500},
+		"eth_getBlockByNumber":   {pass, garbage, pass, pass, stall},
+		"eth_getBlockReceipts":   {http500, garbage},
+		"debug_traceBlockByHash": {stall, drop, pass, garbage},
+	}}
+	srv := httptest.NewServer(proxy)
+	defer srv.Close()
+
+	s, err := store.OpenMem(store.DefaultConfig())
+	require.NoError(t, err)
+	defer s.Close()
+	cfg := follower.DefaultConfig()
+	cfg.URL, cfg.GenesisFile = srv.URL, genesisFile
+	cfg.RequestTimeout, cfg.RetryInitial, cfg.RetryMax = 300*time.Millisecond, 10*time.Millisecond, 50*time.Millisecond
+	ctx := context.Background()
+	f, err := follower.New(ctx, cfg, s, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer f.Close()
+	ingested := map[uint64]int{}
+	runCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	f.OnBlock(func(info follower.BlockInfo) {
+		ingested[info.Number]++
+		if info.Number == gethHead {
+			cancel()
+		}
+	})
+	require.NoError(t, f.Run(runCtx))
+	head, err := s.Head()
+	require.NoError(t, err)
+	require.Equal(t, gethHead, head.Number)
+	for n := uint64(1); n <= gethHead; n++ {
+		require.Equal(t, 1, ingested[n], "block %d ingested exactly once", n)
+	}
+	for _, f := range []fault{drop, stall, garbage, http500} {
+		require.Positive(t, proxy.seen[f], "fault %d was injected", f)
+	}
+
+	// A wrong diff: the follower halts at the last good block.
+	s2, err := store.OpenMem(store.DefaultConfig())
+	require.NoError(t, err)
+	defer s2.Close()
+	proxy.mu.Lock()
+	proxy.schedule = map[string][]fault{"debug_traceBlockByHash": {pass, pass, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff}}
+	proxy.mu.Unlock()
+	f2, err := follower.New(ctx, cfg, s2, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer f2.Close()
+	runCtx2, cancel2 := context.WithTimeout(ctx, time.Minute)
+	defer cancel2()
+	err = f2.Run(runCtx2)
+	var mismatch *history.RootMismatchError
+	require.True(t, errors.As(err, &mismatch), "want a root mismatch, got %v", err)
+	good, err := s2.Head()
+	require.NoError(t, err)
+	require.Equal(t, mismatch.Number-1, good.Number, "the store stays at the last good block")
+	require.NotEqual(t, mismatch.Want, mismatch.Computed)
+}
