@@ -112,6 +112,7 @@ type gethChain struct {
 	rpc              *rpc.Client
 	send             func(to *common.Address, value *big.Int, gas uint64, data []byte) common.Hash
 	wait             func(common.Hash) map[string]any
+	setNonce         func(uint64)
 }
 
 // newGethChain starts geth --dev and sends transfers to new accounts,
@@ -193,7 +194,8 @@ func newGethChain(t *testing.T) *gethChain {
 	var gethHead hexutil.Uint64
 	require.NoError(t, geth.Call(&gethHead, "eth_blockNumber"))
 	require.Greater(t, uint64(gethHead), uint64(5))
-	return &gethChain{url: url, genesisFile: genesisFile, head: uint64(gethHead), touched: touched, rpc: geth, send: send, wait: waitReceipt}
+	return &gethChain{url: url, genesisFile: genesisFile, head: uint64(gethHead), touched: touched, rpc: geth, send: send, wait: waitReceipt,
+		setNonce: func(n uint64) { nonce = n }}
 }
 
 // gethWithChain is newGethChain for tests that need only where it serves.
