@@ -126,9 +126,11 @@ func (g *loadGen) generate(gas uint64, baseFee *big.Int) types.Transactions {
 		return nil
 	}
 	g.carry += int64(gas)
-	// A generous fee cap keeps transactions made ahead valid while the base
-	// fee moves; the price paid is base fee + tip.
-	feeCap := new(big.Int).Add(new(big.Int).Mul(baseFee, big.NewInt(2)), big.NewInt(100*params.GWei))
+	// A fee cap far above any base fee the chain reaches keeps transactions
+	// made ahead valid while blocks run full and the base fee climbs (12.5%
+	// a block); the price paid is base fee + tip. The senders' balances
+	// (1e9 ether) cover gas × this cap.
+	feeCap := new(big.Int).Add(new(big.Int).Mul(baseFee, big.NewInt(2)), big.NewInt(params.GWei*params.GWei/1000))
 	tip := big.NewInt(1000)
 	type unsigned struct {
 		key   int
