@@ -1,0 +1,111 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/holiman/uint256"
+
+	"github.com/strata-chain/strata/history"
+)
+
+// UpdateAt rebuilds block n's BlockUpdate from its changeset: the header,
+// body and receipts, every account and slot the block wrote (a deleted
+// account, or a wiped slot, as such) and the code of every account it
+// wrote. Ingesting it on block n-1's state reproduces block n; this is what
+// one Strata streams to another.
+func (s *Store) UpdateAt(n uint64) (*history.BlockUpdate, error) {
+	if s.closed.Load() {
+		return nil, history.ErrClosed
+	}
+	h, err := s.HeaderByNumber(n)
+	if err != nil {
+		return nil, err
+	}
+	u := &history.BlockUpdate{Header: h, Accounts: map[common.Hash]*history.AccountChange{}, Codes: map[common.Hash][]byte{}}
+	if u.Transactions, err = s.Body(n); err != nil && !errors.Is(err, history.ErrNotFound) {
+		return nil, err
+	}
+	if u.Receipts, err = s.Receipts(n); err != nil && !errors.Is(err, history.ErrNotFound) {
+		return nil, err
+	}
+	if u.Transactions == nil || u.Receipts == nil {
+		u.Transactions, u.Receipts = nil, nil
+	}
+	raw, err := s.get(blockKey(changePrefix, n))
+	if err != nil {
+		return nil, fmt.Errorf("changeset of block %d: %w", n, err)
+	}
+	items, err := decodeChangeset(raw)
+	if err != nil {
+		return nil, fmt.Errorf("block %d: %w", n, err)
+	}
+	change := func(addrHash common.Hash) *history.AccountChange {
+		ch := u.Accounts[addrHash]
+		if ch == nil {
+			ch = &history.AccountChange{}
+			u.Accounts[addrHash] = ch
+		}
+		return ch
+	}
+	for _, item := range items {
+		switch {
+		case bytes.HasPrefix(item, accountPrefix) && len(item) == 1+32:
+			v, err := s.exactVersion(item, n)
+			if err != nil {
+				return nil, err
+			}
+			addrHash := common.BytesToHash(item[1:])
+			ch := change(addrHash)
+			if v == nil {
+				ch.Deleted = true
+				continue
+			}
+			acc, err := types.FullAccount(v)
+			if err != nil {
+				return nil, fmt.Errorf("block %d: account %s: %w", n, addrHash, err)
+			}
+			ch.Account = &history.Account{Nonce: acc.Nonce, Balance: new(uint256.Int).Set(acc.Balance), CodeHash: common.BytesToHash(acc.CodeHash)}
+			if ch.Account.CodeHash != types.EmptyCodeHash {
+				code, err := s.Code(ch.Account.CodeHash)
+				if err != nil {
+					return nil, fmt.Errorf("block %d: code %s: %w", n, ch.Account.CodeHash, err)
+				}
+				u.Codes[ch.Account.CodeHash] = code
+			}
+		case bytes.HasPrefix(item, slotPrefix) && len(item) == 1+64:
+			v, err := s.exactVersion(item, n)
+			if err != nil {
+				return nil, err
+			}
+			ch := change(common.BytesToHash(item[1:33]))
+			if ch.Storage == nil {
+				ch.Storage = map[common.Hash]common.Hash{}
+			}
+			ch.Storage[common.BytesToHash(item[33:])] = common.BytesToHash(v)
+		}
+	}
+	// A deleted account's slot deletions are implied by the deletion.
+	for _, ch := range u.Accounts {
+		if ch.Deleted {
+			ch.Storage = nil
+		}
+	}
+	return u, nil
+}
+
+// exactVersion reads the value item was given at block n (nil for a
+// deletion marker).
+func (s *Store) exactVersion(item []byte, n uint64) ([]byte, error) {
+	v, err := s.get(versioned(item, n))
+	if err != nil {
+		return nil, fmt.Errorf("version of %x at block %d: %w", item, n, err)
+	}
+	if len(v) == 0 {
+		return nil, nil
+	}
+	return v, nil
+}
