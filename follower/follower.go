@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/stream"
 )
 
 // Chain is the store a follower feeds.
@@ -40,6 +42,9 @@ type Config struct {
 	RetryInitial, RetryMax time.Duration
 	// RequestTimeout bounds one upstream request.
 	RequestTimeout time.Duration
+	// ChainConfig is the chain's configuration when it does not come from a
+	// genesis file (following another Strata).
+	ChainConfig *params.ChainConfig
 }
 
 // DefaultConfig has the defaults for a 200 ms upstream.
@@ -72,7 +77,8 @@ type Follower struct {
 	log     *slog.Logger
 	chain   Chain
 	config  *params.ChainConfig
-	up      *upstream
+	up      *upstream      // a JSON-RPC upstream
+	sc      *stream.Client // or another Strata's block stream
 	onBlock func(BlockInfo)
 
 	upHead atomic.Uint64
@@ -83,6 +89,14 @@ type Follower struct {
 func New(ctx context.Context, cfg Config, chain Chain, log *slog.Logger) (*Follower, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("follower: no upstream URL")
+	}
+	if strings.HasPrefix(cfg.URL, streamScheme) {
+		f := &Follower{cfg: cfg, log: log, chain: chain, config: cfg.ChainConfig}
+		if err := f.newStream(ctx); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
 	}
 	if cfg.GenesisFile == "" {
 		return nil, errors.New("follower: a genesis file is needed to know the chain's configuration and initial state")
@@ -142,12 +156,22 @@ func (f *Follower) OnBlock(fn func(BlockInfo)) { f.onBlock = fn }
 func (f *Follower) UpstreamHead() uint64 { return f.upHead.Load() }
 
 // Close releases the upstream connection.
-func (f *Follower) Close() { f.up.c.Close() }
+func (f *Follower) Close() {
+	if f.up != nil {
+		f.up.c.Close()
+	}
+	if f.sc != nil {
+		f.sc.Close()
+	}
+}
 
 // Run follows the upstream until ctx is cancelled (nil) or a critical error:
 // a state-root mismatch (the store stays at the last good block) or a reorg
 // deeper than MaxReorgDepth.
 func (f *Follower) Run(ctx context.Context) error {
+	if f.sc != nil {
+		return f.runStream(ctx)
+	}
 	wake := f.subscribe(ctx)
 	timer := time.NewTimer(0)
 	defer timer.Stop()

@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -38,5 +41,35 @@ func TestUpdateAtRebuildsBlocks(t *testing.T) {
 	require.Equal(t, a, b)
 	for n := uint64(0); n < blocks; n += 17 {
 		checkState(t, dst, g, n)
+	}
+}
+
+// TestGenesisStateExport bulk-loads a store's block 0 into another store.
+func TestGenesisStateExport(t *testing.T) {
+	ctx := context.Background()
+	g := newChainGen(*seedFlag + 11)
+	src, err := OpenMem(DefaultConfig())
+	require.NoError(t, err)
+	defer src.Close()
+	for i := 0; i < 5; i++ {
+		require.NoError(t, src.Ingest(ctx, g.next()))
+	}
+	exp, err := src.GenesisState()
+	require.NoError(t, err)
+	defer exp.Close()
+	dst, err := OpenMem(DefaultConfig())
+	require.NoError(t, err)
+	defer dst.Close()
+	h0, err := src.HeaderByNumber(0)
+	require.NoError(t, err)
+	hdr := types.CopyHeader(h0)
+	hdr.Root = common.Hash{}
+	sealed, err := dst.LoadGenesis(ctx, exp, hdr, nil)
+	require.NoError(t, err)
+	require.Equal(t, h0.Hash(), sealed.Hash(), "the exported genesis state rebuilds block 0")
+	for n := uint64(1); n < 5; n++ {
+		u, err := src.UpdateAt(n)
+		require.NoError(t, err)
+		require.NoError(t, dst.Ingest(ctx, u))
 	}
 }

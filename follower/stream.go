@@ -1,0 +1,161 @@
+package follower
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/stream"
+)
+
+// streamScheme marks an upstream that is another Strata's block stream.
+const streamScheme = "strata://"
+
+// newStream connects to another Strata and, on an empty chain, loads its
+// genesis state from the stream (checked against its block 0 hash).
+func (f *Follower) newStream(ctx context.Context) error {
+	c, err := stream.Dial(strings.TrimPrefix(f.cfg.URL, streamScheme), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", f.cfg.URL, err)
+	}
+	f.sc = c
+	if f.config == nil {
+		return errors.New("follower: following a Strata needs the chain config (the chain ID of the devnet)")
+	}
+	h0, err := retry(ctx, f, "genesis header", func(ctx context.Context) (*types.Header, error) { return f.sc.Header(ctx, 0) })
+	if err != nil {
+		return err
+	}
+	if _, err := f.chain.Head(); errors.Is(err, history.ErrEmpty) {
+		start := time.Now()
+		src, err := f.sc.Genesis(ctx)
+		if err != nil {
+			return fmt.Errorf("genesis stream: %w", err)
+		}
+		hdr := types.CopyHeader(h0)
+		hdr.Root = [32]byte{}
+		sealed, err := f.chain.LoadGenesis(ctx, src, hdr, nil)
+		if err != nil {
+			return fmt.Errorf("load genesis from %s: %w", f.cfg.URL, err)
+		}
+		if sealed.Hash() != h0.Hash() {
+			return fmt.Errorf("the genesis state from %s makes block 0 %s, its header says %s", f.cfg.URL, sealed.Hash(), h0.Hash())
+		}
+		f.log.Info("Loaded the genesis from the upstream Strata", "hash", sealed.Hash(), "took", time.Since(start).Round(time.Millisecond).String())
+		return nil
+	} else if err != nil {
+		return err
+	}
+	ours, err := f.chain.HeaderByNumber(0)
+	if err != nil {
+		return err
+	}
+	if ours.Hash() != h0.Hash() {
+		return fmt.Errorf("the store's genesis %s is not the upstream's %s", ours.Hash(), h0.Hash())
+	}
+	return nil
+}
+
+// runStream follows another Strata's block stream.
+func (f *Follower) runStream(ctx context.Context) error {
+	wait := f.cfg.RetryInitial
+	for ctx.Err() == nil {
+		head, err := f.chain.Head()
+		if err != nil {
+			return err
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		recv, err := f.sc.Subscribe(sctx, head.Number+1)
+		if err == nil {
+			err = f.consume(ctx, recv, head)
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		var mismatch *history.RootMismatchError
+		if errors.As(err, &mismatch) || isCritical(err) {
+			return err
+		}
+		if err != nil {
+			f.log.Warn("Upstream stream failed; resubscribing", "class", failureClass(err), "backoff", wait.String(), "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, f.cfg.RetryMax)
+		}
+	}
+	return nil
+}
+
+// consume ingests streamed blocks until the stream fails or a reorg needs
+// a new subscription (then it returns nil).
+func (f *Follower) consume(ctx context.Context, recv func() (*history.BlockUpdate, error), head history.Head) error {
+	for {
+		start := time.Now()
+		u, err := recv()
+		if err != nil {
+			return err
+		}
+		if u.Header.ParentHash != head.Hash {
+			return f.streamReorg(ctx, head)
+		}
+		received := time.Now()
+		err = f.chain.Ingest(ctx, u)
+		var mismatch *history.RootMismatchError
+		if errors.As(err, &mismatch) {
+			f.log.Error("State root mismatch: ingest halted at the last good block", "block", mismatch.Number, "hash", mismatch.Hash,
+				"header_root", mismatch.Want, "computed_root", mismatch.Computed, "last_good", head.Number)
+			return fmt.Errorf("follower halted: %w", err)
+		}
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		head = history.Head{Number: u.Number(), Hash: u.Header.Hash(), Root: u.Header.Root}
+		f.upHead.Store(max(f.upHead.Load(), head.Number))
+		if f.onBlock != nil {
+			f.onBlock(BlockInfo{Number: head.Number, Hash: head.Hash, Txs: len(u.Transactions), Fetch: received.Sub(start),
+				Ingest: now.Sub(received), Committed: now, UpstreamHead: f.upHead.Load(), HeadTime: u.Header.Time})
+		}
+	}
+}
+
+// streamReorg unwinds to the newest block the upstream Strata agrees on.
+func (f *Follower) streamReorg(ctx context.Context, head history.Head) error {
+	for depth := uint64(1); depth <= f.cfg.MaxReorgDepth && depth <= head.Number; depth++ {
+		n := head.Number - depth
+		ours, err := f.chain.HeaderByNumber(n)
+		if err != nil {
+			return err
+		}
+		theirs, err := retry(ctx, f, "reorg header", func(ctx context.Context) (*types.Header, error) { return f.sc.Header(ctx, n) })
+		if err != nil {
+			return err
+		}
+		if theirs.Hash() == ours.Hash() {
+			f.log.Warn("Reorg: unwinding to the common ancestor", "ancestor", n, "depth", depth, "old_head", head.Number)
+			return f.chain.Unwind(ctx, n)
+		}
+	}
+	return criticalError{fmt.Errorf("follower halted: reorg deeper than %d blocks below head %d", f.cfg.MaxReorgDepth, head.Number)}
+}
+
+// criticalError ends Run instead of being retried.
+type criticalError struct{ error }
+
+func (e criticalError) Unwrap() error { return e.error }
+
+func isCritical(err error) bool {
+	var c criticalError
+	return errors.As(err, &c)
+}
