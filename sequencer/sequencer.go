@@ -67,7 +67,8 @@ type Sequencer struct {
 	resyncLoad bool          // the generator's nonces are off; used by Run's goroutine only
 	feederStop func()        // stops the feeder goroutine; nil when none runs
 	started    chan struct{} // closed when Run has its load ready and makes blocks
-	feeder     *feeder       // generates the load ahead while Run runs; nil otherwise
+	startOnce  sync.Once
+	feeder     *feeder // generates the load ahead while Run runs; nil otherwise
 }
 
 // New opens a sequencer on chain. An empty chain gets cfg's genesis, timed
@@ -251,7 +252,7 @@ func (s *Sequencer) Run(ctx context.Context) error {
 		}
 	}
 	defer s.stopFeeder()
-	close(s.started)
+	s.startOnce.Do(func() { close(s.started) })
 	lastLog := time.Time{}
 	for {
 		next := s.head.Load().Number.Uint64() + 1
@@ -310,7 +311,7 @@ func (s *Sequencer) Close() { s.stopFeeder() }
 func (s *Sequencer) downtime() time.Duration { return max(5*time.Second, 25*s.cfg.BlockTime) }
 
 // Started is closed once Run has generated its load ahead (Load.Prefill)
-// and starts making blocks. Run may be called once.
+// and starts making blocks.
 func (s *Sequencer) Started() <-chan struct{} { return s.started }
 
 // prefill waits until the feeder holds Load.Prefill batches, logging

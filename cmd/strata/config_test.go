@@ -39,6 +39,7 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown key", "htp:\n  port: 1\n", `unknown key "htp.port"`},
 		{"bad mode", "mode: archive\n", `mode "archive"`},
 		{"follower without upstream", "mode: follower\n", "mode follower needs follower.url"},
+		{"follower without genesis", "mode: follower\nfollower:\n  url: http://x\n", "needs follower.genesis"},
 		{"bad policy", "sequencer:\n  timestamp_policy: minutes\n", `timestamp policy "minutes"`},
 		{"bad port", "http:\n  port: 70000\n", "http.port 70000"},
 		{"load above gas limit", "sequencer:\n  gas_limit: 1000000\n", "above the gas limit"},
@@ -67,6 +68,18 @@ func TestFollowerConfigFileIsValid(t *testing.T) {
 	require.Equal(t, "follower", cfg.Mode)
 	require.Equal(t, "http://127.0.0.1:8545", cfg.Follower.URL)
 	require.Equal(t, uint64(64), cfg.Follower.MaxReorgDepth)
+}
+
+func TestFollowerStrataConfigFileIsValid(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	addFlags(fs)
+	v, err := loadConfig(fs, "../../configs/follower-strata.yaml")
+	require.NoError(t, err)
+	cfg, err := nodeConfigFrom(v)
+	require.NoError(t, err)
+	require.Equal(t, "strata://127.0.0.1:9545", cfg.Follower.URL)
+	require.NotNil(t, cfg.Follower.ChainConfig)
+	require.Equal(t, uint64(901), cfg.Follower.ChainConfig.ChainID.Uint64())
 }
 
 func TestDevnetConfigFileIsValid(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/strata-chain/strata/api"
 	"github.com/strata-chain/strata/follower"
 	"github.com/strata-chain/strata/history/store"
+	"github.com/strata-chain/strata/history/stream"
 	"github.com/strata-chain/strata/sequencer"
 )
 
@@ -66,6 +68,10 @@ func nodeConfigFrom(v *viper.Viper) (nodeConfig, error) {
 	c.Follower.PollInterval = v.GetDuration("follower.poll_interval")
 	c.Follower.MaxReorgDepth = v.GetUint64("follower.max_reorg_depth")
 	c.Follower.RequestTimeout = v.GetDuration("follower.request_timeout")
+	if strings.HasPrefix(c.Follower.URL, "strata://") {
+		// Another Strata's devnet: its chain configuration is the sequencer's.
+		c.Follower.ChainConfig = sequencer.ChainConfig(s.ChainID)
+	}
 	return c, c.validate()
 }
 
@@ -74,8 +80,11 @@ func (c nodeConfig) validate() error {
 	switch c.Mode {
 	case "fullstack", "sequencer":
 	case "follower":
-		if c.Follower.URL == "" || c.Follower.GenesisFile == "" {
-			errs = append(errs, errors.New("mode follower needs follower.url (the upstream's JSON-RPC) and follower.genesis (its genesis file)"))
+		switch {
+		case c.Follower.URL == "":
+			errs = append(errs, errors.New("mode follower needs follower.url: an upstream's JSON-RPC (http://, ws://) or another Strata's gRPC (strata://host:port)"))
+		case !strings.HasPrefix(c.Follower.URL, "strata://") && c.Follower.GenesisFile == "":
+			errs = append(errs, errors.New("mode follower with a JSON-RPC upstream needs follower.genesis (its genesis file)"))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("mode %q: want fullstack, sequencer or follower", c.Mode))
@@ -199,6 +208,8 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 	}
 	if cfg.GRPCPort != 0 {
 		n.grpc = newGRPCServer(net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.GRPCPort)))
+		st := n.store
+		stream.Register(n.grpc.srv, st, func() (stream.GenesisExport, error) { return st.GenesisState() })
 		if err := n.grpc.Start(log); err != nil {
 			return nil, err
 		}
