@@ -52,6 +52,23 @@ type Run struct {
 	Series             []BlockSample      `json:"series"`
 	Disk               []DiskSample       `json:"disk"`
 	Verdicts           []Verdict          `json:"verdicts"`
+	// Follower is set when a follower followed the run's chain.
+	Follower *FollowerStats `json:"follower,omitempty"`
+}
+
+// FollowerStats is what a follower of the run's block stream measured:
+// its lag behind the sequencer (time from the sequencer's commit of a block
+// to the follower's, and the sequencer's head minus the follower's when it
+// committed) and its own ingest per block.
+type FollowerStats struct {
+	Blocks    int     `json:"blocks"`
+	Lag       Summary `json:"lag"`
+	LagBlocks struct {
+		P50 uint64 `json:"p50"`
+		P99 uint64 `json:"p99"`
+		Max uint64 `json:"max"`
+	} `json:"lag_blocks"`
+	Ingest Summary `json:"ingest"`
 }
 
 // Passed reports whether every verdict passed.
@@ -183,6 +200,19 @@ func (rep *Report) Markdown(plots []string) string {
 			return "—"
 		})
 	}
+	row("follower lag p50 / p99 / max ms (blocks)", func(r *Run) string {
+		if r.Follower == nil {
+			return "—"
+		}
+		f := r.Follower
+		return fmt.Sprintf("%s / %s / %s (%d / %d / %d)", ms(f.Lag.P50), ms(f.Lag.P99), ms(f.Lag.Max), f.LagBlocks.P50, f.LagBlocks.P99, f.LagBlocks.Max)
+	})
+	row("follower ingest p50 / p99 ms", func(r *Run) string {
+		if r.Follower == nil {
+			return "—"
+		}
+		return fmt.Sprintf("%s / %s", ms(r.Follower.Ingest.P50), ms(r.Follower.Ingest.P99))
+	})
 	row("disk bytes/block", func(r *Run) string { return fmt.Sprintf("%.0f", r.DiskPerBlock) })
 	row("peak RSS MiB", func(r *Run) string { return fmt.Sprintf("%.0f", float64(r.PeakRSS)/(1<<20)) })
 	for _, r := range rep.Runs {

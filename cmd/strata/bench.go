@@ -38,6 +38,7 @@ type benchRunOptions struct {
 	initialAccounts int
 	initialSlots    int
 	gasPerSecond    uint64
+	follower        bool
 }
 
 func newBenchRunCmd() *cobra.Command {
@@ -97,6 +98,7 @@ Results go to --out as <profile>-<time>.json/.md/-*.png, judged against
 	f.IntVar(&o.initialAccounts, "initial-accounts", -1, "override the profile's initial accounts")
 	f.IntVar(&o.initialSlots, "initial-slots", -1, "override the profile's initial slots")
 	f.Uint64Var(&o.gasPerSecond, "gas-per-second", 0, "override the profile's gas per second")
+	f.BoolVar(&o.follower, "follower", false, "also run a follower of the chain's block stream (own store) and measure its lag and ingest")
 	return cmd
 }
 
@@ -177,6 +179,9 @@ func benchOne(ctx context.Context, o benchRunOptions, prof *bench.Profile, block
 	// Generate and sign the whole run's load before the clock starts, so the
 	// run measures the chain rather than the generator.
 	cfg.Sequencer.Load.Prefill = int((o.warmup+o.duration)/blockTime) + 10
+	if o.follower {
+		cfg.GRPCPort = freeTCPPort()
+	}
 	rss := newRSSSampler()
 	defer rss.stop()
 	setupStart := time.Now()
@@ -204,6 +209,13 @@ func benchOne(ctx context.Context, o benchRunOptions, prof *bench.Profile, block
 	})
 	runCtx, stopChain := context.WithCancel(ctx)
 	defer stopChain()
+	var fol *benchFollower
+	if o.follower { // before the chain runs: it registers a block hook
+		if fol, err = startBenchFollower(runCtx, n, cfg, log); err != nil {
+			return nil, err
+		}
+		defer fol.close()
+	}
 	chainErr := make(chan error, 1)
 	go func() { chainErr <- n.run(runCtx) }()
 
@@ -282,6 +294,9 @@ func benchOne(ctx context.Context, o benchRunOptions, prof *bench.Profile, block
 	mu.Lock()
 	measuring = false
 	window := time.Since(start)
+	if fol != nil {
+		fol.stop() // before the chain stops, so it has caught up the window
+	}
 	got := append([]sequencer.BlockInfo(nil), infos...)
 	mu.Unlock()
 	stopChain()
@@ -296,6 +311,9 @@ func benchOne(ctx context.Context, o benchRunOptions, prof *bench.Profile, block
 		run.DiskPerBlock = float64(run.DiskBytes) / float64(run.Head)
 	}
 	run.PeakRSS = rss.stop()
+	if fol != nil {
+		run.Follower = fol.stats(start, start.Add(window))
+	}
 	return run, nil
 }
 
