@@ -37,11 +37,11 @@ test-short:
 ## bench: a short base-like run (small initial state) at 200 ms and 2 s blocks, judged against configs/contract.yaml (< 5 min)
 bench: build
 	$(BIN)/strata bench run --profile configs/profiles/base-like.yaml --initial-accounts 100000 --initial-slots 500000 \
-		--block-times 200ms,2s --warmup 10s --duration $(BENCH_DURATION) --out bench/results
+		--block-times 200ms,2s --warmup 10s --duration $(BENCH_DURATION) --follower --out bench/results
 
 ## bench-full: the headline run: base-like on 1 M accounts and 10 M slots, 200 ms and 2 s blocks
 bench-full: build
-	$(BIN)/strata bench run --profile configs/profiles/base-like.yaml --block-times 200ms,2s --warmup 20s --duration 2m --out bench/results
+	$(BIN)/strata bench run --profile configs/profiles/base-like.yaml --block-times 200ms,2s --warmup 20s --duration 2m --follower --out bench/results
 
 lint:
 	$(GO) vet ./...
