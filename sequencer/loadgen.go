@@ -23,13 +23,17 @@ import (
 var kindGas = map[TxKind]struct{ estimate, limit uint64 }{
 	KindTransferNew:        {21_000, 21_000},
 	KindTransferExisting:   {21_000, 21_000},
-	KindStorage:            {50_000, 400_000}, // 1-4 slots, some rewrites and clears
-	KindERC20:              {35_500, 120_000},
-	KindAMM:                {36_500, 120_000},
-	KindWithdrawal:         {51_000, 200_000},
-	KindCreate:             {103_500, 400_000},
-	KindCreateSelfDestruct: {83_000, 300_000},
+	KindStorage:            {50_000, 130_000}, // 1-4 slots, some rewrites and clears
+	KindERC20:              {35_500, 70_000},
+	KindAMM:                {36_500, 60_000},
+	KindWithdrawal:         {51_000, 100_000},
+	KindCreate:             {103_500, 180_000},
+	KindCreateSelfDestruct: {83_000, 120_000},
 }
+
+// Gas limits stay within about twice the gas used: a block is filled by
+// the limits of its transactions, so loose limits would leave blocks half
+// empty while the pool backs up.
 
 // storageGas estimates a storage transaction writing n fresh slots.
 func storageGas(n int) uint64 { return 21_000 + uint64(n)*(22_100+1_100) }
@@ -150,7 +154,7 @@ func (g *loadGen) generate(gas uint64, baseFee *big.Int) types.Transactions {
 		base := kindGas[kind].estimate
 		if kind == KindStorage && g.cfg.SlotsPerTx > 0 {
 			base = storageGas(g.cfg.SlotsPerTx)
-			inner.Gas = base + 100_000
+			inner.Gas = base + base/2
 		}
 		g.carry -= int64(float64(base) * g.ratio)
 		g.pending += base

@@ -44,7 +44,7 @@ type BlockInfo struct {
 }
 
 // poolLimit bounds the transactions the pool holds.
-const poolLimit = 1 << 16
+const poolLimit = 1 << 20
 
 // Sequencer makes a block every block time on the grid genesis + n·block
 // time, executing the pool's transactions (and the load generator's) and
