@@ -10,7 +10,7 @@ BENCH_DURATION ?= 60s
 
 GETH      := $(BIN)/geth
 
-.PHONY: all build run test test-short bench bench-full lint fmt clean geth
+.PHONY: all build run test test-short bench bench-full lint fmt clean geth proto
 
 all: build
 
@@ -26,6 +26,14 @@ run: build
 geth: $(GETH)
 $(GETH): tools/geth/go.mod tools/geth/go.sum
 	cd tools/geth && $(GO) build -o ../../$(GETH) github.com/ethereum/go-ethereum/cmd/geth
+
+## proto: regenerate api/streampb from api/proto with buf and the protoc-gen-go(-grpc)
+## plugins, built into bin/ (the generated code is committed: a build needs none of them)
+proto:
+	GOBIN=$(abspath $(BIN)) $(GO) install github.com/bufbuild/buf/cmd/buf@v1.75.0
+	GOBIN=$(abspath $(BIN)) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	GOBIN=$(abspath $(BIN)) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+	cd api/proto && PATH=$(abspath $(BIN)):$$PATH buf generate
 
 ## test: every test (unit, randomized model, crash, geth compatibility)
 test: $(GETH)

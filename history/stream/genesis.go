@@ -6,38 +6,19 @@ import (
 	"io"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/holiman/uint256"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	pb "github.com/strata-chain/strata/api/streampb"
 	"github.com/strata-chain/strata/history"
 )
-
-// GenesisItem is one message of the Genesis stream: an account, or a chunk
-// of the preceding account's slots (Last marks its final chunk).
-type GenesisItem struct {
-	IsAccount  bool
-	AddrHash   common.Hash
-	Nonce      uint64
-	Balance    *uint256.Int
-	CodeHash   common.Hash
-	Code       []byte
-	HasStorage bool
-	Slots      []Slot
-	Last       bool
-}
 
 // slotChunk bounds the slots of one message.
 const slotChunk = 4096
 
-// GenesisExport is a genesis source that must be closed.
-type GenesisExport interface {
-	history.GenesisSource
-	Close() error
-}
-
-func (s *server) genesis(_ *struct{}, ss grpc.ServerStream) error {
+// Genesis sends block 0's state: each account, then its slots in chunks.
+func (s *server) Genesis(_ *pb.GenesisRequest, ss grpc.ServerStreamingServer[pb.GenesisItem]) error {
 	if s.genesisState == nil {
 		return status.Error(codes.Unimplemented, "this node cannot export its genesis state")
 	}
@@ -54,22 +35,22 @@ func (s *server) genesis(_ *struct{}, ss grpc.ServerStream) error {
 		if err != nil {
 			return status.Error(codes.Internal, err.Error())
 		}
-		item := &GenesisItem{IsAccount: true, AddrHash: ga.AddrHash, Nonce: ga.Account.Nonce, Balance: ga.Account.Balance,
-			CodeHash: ga.Account.CodeHash, Code: ga.Code, HasStorage: ga.Storage != nil}
-		if err := ss.SendMsg(item); err != nil {
+		item := &pb.GenesisItem{IsAccount: true, AddrHash: ga.AddrHash.Bytes(), Nonce: ga.Account.Nonce, Balance: ga.Account.Balance.Bytes(),
+			CodeHash: ga.Account.CodeHash.Bytes(), Code: ga.Code, HasStorage: ga.Storage != nil}
+		if err := ss.Send(item); err != nil {
 			return err
 		}
 		if ga.Storage == nil {
 			continue
 		}
-		chunk := &GenesisItem{Balance: new(uint256.Int)}
+		chunk := &pb.GenesisItem{}
 		err = ga.Storage(func(k, v common.Hash) error {
-			chunk.Slots = append(chunk.Slots, Slot{k, v})
+			chunk.Slots = append(chunk.Slots, &pb.Slot{Key: k.Bytes(), Value: v.Bytes()})
 			if len(chunk.Slots) == slotChunk {
-				if err := ss.SendMsg(chunk); err != nil {
+				if err := ss.Send(chunk); err != nil {
 					return err
 				}
-				chunk.Slots = chunk.Slots[:0]
+				chunk = &pb.GenesisItem{}
 			}
 			return nil
 		})
@@ -77,7 +58,7 @@ func (s *server) genesis(_ *struct{}, ss grpc.ServerStream) error {
 			return status.Error(codes.Internal, err.Error())
 		}
 		chunk.Last = true
-		if err := ss.SendMsg(chunk); err != nil {
+		if err := ss.Send(chunk); err != nil {
 			return err
 		}
 	}
@@ -85,53 +66,59 @@ func (s *server) genesis(_ *struct{}, ss grpc.ServerStream) error {
 
 // genesisSource is a history.GenesisSource reading the Genesis stream.
 type genesisSource struct {
-	s grpc.ClientStream
+	s grpc.ServerStreamingClient[pb.GenesisItem]
 }
 
 // Genesis streams another Strata's block-0 state, for history.GenesisLoader.
 func (c *Client) Genesis(ctx context.Context) (history.GenesisSource, error) {
-	s, err := c.conn.NewStream(ctx, &serviceDesc.Streams[1], "/strata.v1.BlockStream/Genesis")
+	s, err := c.c.Genesis(ctx, &pb.GenesisRequest{})
 	if err != nil {
-		return nil, err
-	}
-	if err := s.SendMsg(&struct{}{}); err != nil {
-		return nil, err
-	}
-	if err := s.CloseSend(); err != nil {
 		return nil, err
 	}
 	return &genesisSource{s: s}, nil
 }
 
-func (g *genesisSource) recv() (*GenesisItem, error) {
-	var it GenesisItem
-	if err := g.s.RecvMsg(&it); err != nil {
-		return nil, err
-	}
-	return &it, nil
-}
-
 func (g *genesisSource) Next() (*history.GenesisAccount, error) {
-	it, err := g.recv()
+	it, err := g.s.Recv()
 	if err != nil {
 		return nil, err // io.EOF at the end
 	}
 	if !it.IsAccount {
 		return nil, fmt.Errorf("genesis stream: slots without an account")
 	}
-	ga := &history.GenesisAccount{AddrHash: it.AddrHash, Account: history.Account{Nonce: it.Nonce, Balance: it.Balance, CodeHash: it.CodeHash}, Code: it.Code}
+	addrHash, err := hash32(it.AddrHash, "address hash")
+	if err != nil {
+		return nil, err
+	}
+	bal, err := balance(it.Balance)
+	if err != nil {
+		return nil, err
+	}
+	codeHash, err := hash32(it.CodeHash, "code hash")
+	if err != nil {
+		return nil, err
+	}
+	ga := &history.GenesisAccount{AddrHash: addrHash, Account: history.Account{Nonce: it.Nonce, Balance: bal, CodeHash: codeHash}, Code: it.Code}
 	if it.HasStorage {
 		ga.Storage = func(yield func(common.Hash, common.Hash) error) error {
 			for {
-				chunk, err := g.recv()
+				chunk, err := g.s.Recv()
 				if err != nil {
-					return fmt.Errorf("genesis stream: slots of %s: %w", it.AddrHash, err)
+					return fmt.Errorf("genesis stream: slots of %s: %w", addrHash, err)
 				}
 				if chunk.IsAccount {
-					return fmt.Errorf("genesis stream: slots of %s cut short", it.AddrHash)
+					return fmt.Errorf("genesis stream: slots of %s cut short", addrHash)
 				}
 				for _, s := range chunk.Slots {
-					if err := yield(s.Key, s.Value); err != nil {
+					k, err := hash32(s.Key, "slot key")
+					if err != nil {
+						return err
+					}
+					v, err := hash32(s.Value, "slot value")
+					if err != nil {
+						return err
+					}
+					if err := yield(k, v); err != nil {
 						return err
 					}
 				}

@@ -1,9 +1,9 @@
-// Package stream carries blocks from one Strata to another: a gRPC
-// server-streaming service that sends, from a given block on, each block's
-// header and state update, and a client that receives them. Messages are
-// RLP in gRPC frames (content subtype "strata-rlp"), so the exact bytes of
-// headers, transactions and receipts travel unchanged; the receiver ingests
-// each update through its own root check, so it trusts nothing it is sent.
+// Package stream carries blocks from one Strata to another over the gRPC
+// service strata.v1.BlockStream (api/proto/strata/v1/stream.proto; Go code
+// generated into api/streampb, a dependency-free leaf package): from a given
+// block on, each block's header, body and receipts in their exact RLP bytes
+// and its state update. The receiver ingests each update through its own
+// root check, so it trusts nothing it is sent.
 package stream
 
 import (
@@ -18,70 +18,19 @@ import (
 	"github.com/holiman/uint256"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/status"
 
+	pb "github.com/strata-chain/strata/api/streampb"
 	"github.com/strata-chain/strata/history"
 )
 
-// Codec is the gRPC codec of the service: RLP.
-type Codec struct{}
-
-// CodecName is the gRPC content subtype the service uses.
-const CodecName = "strata-rlp"
-
-func (Codec) Name() string                       { return CodecName }
-func (Codec) Marshal(v any) ([]byte, error)      { return rlp.EncodeToBytes(v) }
-func (Codec) Unmarshal(data []byte, v any) error { return rlp.DecodeBytes(data, v) }
-func init()                                      { encoding.RegisterCodec(Codec{}) }
-
-// SubscribeRequest asks for every block from From on.
-type SubscribeRequest struct{ From uint64 }
-
-// HeaderRequest asks for the header of a block (reorg walks).
-type HeaderRequest struct{ Number uint64 }
-
-// HeaderReply is an RLP header.
-type HeaderReply struct{ Header []byte }
-
-// Update is one block on the wire.
-type Update struct {
-	Header       []byte // RLP
-	HasBody      bool
-	Transactions []byte // RLP list
-	Receipts     []byte // RLP list of receipts in storage form
-	Accounts     []Account
-	Codes        []Code
-}
-
-// Account is one account's change on the wire.
-type Account struct {
-	AddrHash   common.Hash
-	Deleted    bool
-	Wiped      bool
-	HasAccount bool
-	Nonce      uint64
-	Balance    *uint256.Int
-	CodeHash   common.Hash
-	Slots      []Slot
-}
-
-// Slot is a slot's new value (zero clears it).
-type Slot struct{ Key, Value common.Hash }
-
-// Code is a contract code by hash.
-type Code struct {
-	Hash common.Hash
-	Code []byte
-}
-
 // Encode turns a BlockUpdate into its wire form.
-func Encode(u *history.BlockUpdate) (*Update, error) {
+func Encode(u *history.BlockUpdate) (*pb.BlockUpdate, error) {
 	h, err := rlp.EncodeToBytes(u.Header)
 	if err != nil {
 		return nil, err
 	}
-	w := &Update{Header: h}
+	w := &pb.BlockUpdate{Header: h}
 	if u.Transactions != nil && u.Receipts != nil {
 		w.HasBody = true
 		if w.Transactions, err = rlp.EncodeToBytes(u.Transactions); err != nil {
@@ -96,23 +45,38 @@ func Encode(u *history.BlockUpdate) (*Update, error) {
 		}
 	}
 	for addrHash, ch := range u.Accounts {
-		a := Account{AddrHash: addrHash, Deleted: ch.Deleted, Wiped: ch.Wiped, Balance: new(uint256.Int)}
+		a := &pb.AccountChange{AddrHash: addrHash.Bytes(), Deleted: ch.Deleted, Wiped: ch.Wiped}
 		if ch.Account != nil {
-			a.HasAccount, a.Nonce, a.Balance, a.CodeHash = true, ch.Account.Nonce, ch.Account.Balance, ch.Account.CodeHash
+			a.HasAccount, a.Nonce, a.Balance, a.CodeHash = true, ch.Account.Nonce, ch.Account.Balance.Bytes(), ch.Account.CodeHash.Bytes()
 		}
 		for k, v := range ch.Storage {
-			a.Slots = append(a.Slots, Slot{k, v})
+			a.Slots = append(a.Slots, &pb.Slot{Key: k.Bytes(), Value: v.Bytes()})
 		}
 		w.Accounts = append(w.Accounts, a)
 	}
 	for hash, code := range u.Codes {
-		w.Codes = append(w.Codes, Code{hash, code})
+		w.Codes = append(w.Codes, &pb.Code{Hash: hash.Bytes(), Code: code})
 	}
 	return w, nil
 }
 
-// Decode turns a wire update back into a BlockUpdate.
-func Decode(w *Update) (*history.BlockUpdate, error) {
+func hash32(b []byte, what string) (common.Hash, error) {
+	if len(b) != 32 {
+		return common.Hash{}, fmt.Errorf("%s is %d bytes, want 32", what, len(b))
+	}
+	return common.BytesToHash(b), nil
+}
+
+func balance(b []byte) (*uint256.Int, error) {
+	if len(b) > 32 {
+		return nil, fmt.Errorf("balance of %d bytes", len(b))
+	}
+	return new(uint256.Int).SetBytes(b), nil
+}
+
+// Decode turns a wire update back into a BlockUpdate, rejecting malformed
+// fields.
+func Decode(w *pb.BlockUpdate) (*history.BlockUpdate, error) {
 	u := &history.BlockUpdate{Header: new(types.Header), Accounts: map[common.Hash]*history.AccountChange{}, Codes: map[common.Hash][]byte{}}
 	if err := rlp.DecodeBytes(w.Header, u.Header); err != nil {
 		return nil, fmt.Errorf("decode header: %w", err)
@@ -134,20 +98,44 @@ func Decode(w *Update) (*history.BlockUpdate, error) {
 		}
 	}
 	for _, a := range w.Accounts {
+		addrHash, err := hash32(a.AddrHash, "address hash")
+		if err != nil {
+			return nil, err
+		}
 		ch := &history.AccountChange{Deleted: a.Deleted, Wiped: a.Wiped}
 		if a.HasAccount {
-			ch.Account = &history.Account{Nonce: a.Nonce, Balance: a.Balance, CodeHash: a.CodeHash}
+			bal, err := balance(a.Balance)
+			if err != nil {
+				return nil, err
+			}
+			codeHash, err := hash32(a.CodeHash, "code hash")
+			if err != nil {
+				return nil, err
+			}
+			ch.Account = &history.Account{Nonce: a.Nonce, Balance: bal, CodeHash: codeHash}
 		}
 		if len(a.Slots) > 0 {
 			ch.Storage = make(map[common.Hash]common.Hash, len(a.Slots))
 			for _, s := range a.Slots {
-				ch.Storage[s.Key] = s.Value
+				k, err := hash32(s.Key, "slot key")
+				if err != nil {
+					return nil, err
+				}
+				v, err := hash32(s.Value, "slot value")
+				if err != nil {
+					return nil, err
+				}
+				ch.Storage[k] = v
 			}
 		}
-		u.Accounts[a.AddrHash] = ch
+		u.Accounts[addrHash] = ch
 	}
 	for _, c := range w.Codes {
-		u.Codes[c.Hash] = c.Code
+		h, err := hash32(c.Hash, "code hash")
+		if err != nil {
+			return nil, err
+		}
+		u.Codes[h] = c.Code
 	}
 	return u, nil
 }
@@ -159,54 +147,18 @@ type Source interface {
 	UpdateAt(n uint64) (*history.BlockUpdate, error)
 }
 
-// server implements the service over a Source.
+// GenesisExport is block 0's state as a genesis source that must be closed.
+type GenesisExport interface {
+	history.GenesisSource
+	Close() error
+}
+
+// server implements strata.v1.BlockStream over a Source.
 type server struct {
+	pb.UnimplementedBlockStreamServer
 	src          Source
 	genesisState func() (GenesisExport, error)
 	poll         time.Duration
-}
-
-type service interface {
-	subscribe(req *SubscribeRequest, s grpc.ServerStream) error
-	genesis(req *struct{}, s grpc.ServerStream) error
-	header(ctx context.Context, req *HeaderRequest) (*HeaderReply, error)
-}
-
-// serviceDesc is the gRPC service strata.v1.BlockStream.
-var serviceDesc = grpc.ServiceDesc{
-	ServiceName: "strata.v1.BlockStream",
-	HandlerType: (*service)(nil),
-	Methods: []grpc.MethodDesc{{
-		MethodName: "Header",
-		Handler: func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-			req := new(HeaderRequest)
-			if err := dec(req); err != nil {
-				return nil, err
-			}
-			return srv.(service).header(ctx, req)
-		},
-	}},
-	Streams: []grpc.StreamDesc{{
-		StreamName:    "Subscribe",
-		ServerStreams: true,
-		Handler: func(srv any, s grpc.ServerStream) error {
-			req := new(SubscribeRequest)
-			if err := s.RecvMsg(req); err != nil {
-				return err
-			}
-			return srv.(service).subscribe(req, s)
-		},
-	}, {
-		StreamName:    "Genesis",
-		ServerStreams: true,
-		Handler: func(srv any, s grpc.ServerStream) error {
-			req := new(struct{})
-			if err := s.RecvMsg(req); err != nil {
-				return err
-			}
-			return srv.(service).genesis(req, s)
-		},
-	}},
 }
 
 // Register adds the BlockStream service over src to a gRPC server; any
@@ -214,10 +166,10 @@ var serviceDesc = grpc.ServiceDesc{
 // tree. genesisState exports block 0's state for followers starting from
 // nothing.
 func Register(s *grpc.Server, src Source, genesisState func() (GenesisExport, error)) {
-	s.RegisterService(&serviceDesc, &server{src: src, genesisState: genesisState, poll: 20 * time.Millisecond})
+	pb.RegisterBlockStreamServer(s, &server{src: src, genesisState: genesisState, poll: 20 * time.Millisecond})
 }
 
-func (s *server) header(_ context.Context, req *HeaderRequest) (*HeaderReply, error) {
+func (s *server) Header(_ context.Context, req *pb.HeaderRequest) (*pb.HeaderReply, error) {
 	h, err := s.src.HeaderByNumber(req.Number)
 	if errors.Is(err, history.ErrNotFound) {
 		return nil, status.Errorf(codes.NotFound, "block %d not held", req.Number)
@@ -229,11 +181,11 @@ func (s *server) header(_ context.Context, req *HeaderRequest) (*HeaderReply, er
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
-	return &HeaderReply{Header: raw}, nil
+	return &pb.HeaderReply{Header: raw}, nil
 }
 
-// subscribe sends every block from req.From on, waiting for new ones.
-func (s *server) subscribe(req *SubscribeRequest, ss grpc.ServerStream) error {
+// Subscribe sends every block from req.From on, waiting for new ones.
+func (s *server) Subscribe(req *pb.SubscribeRequest, ss grpc.ServerStreamingServer[pb.BlockUpdate]) error {
 	ctx := ss.Context()
 	n := req.From
 	for {
@@ -257,7 +209,7 @@ func (s *server) subscribe(req *SubscribeRequest, ss grpc.ServerStream) error {
 		if err != nil {
 			return status.Error(codes.Internal, err.Error())
 		}
-		if err := ss.SendMsg(w); err != nil {
+		if err := ss.Send(w); err != nil {
 			return err
 		}
 		n++
@@ -267,16 +219,17 @@ func (s *server) subscribe(req *SubscribeRequest, ss grpc.ServerStream) error {
 // Client receives blocks from another Strata.
 type Client struct {
 	conn *grpc.ClientConn
+	c    pb.BlockStreamClient
 }
 
 // Dial connects to a Strata's gRPC address (host:port).
 func Dial(addr string, opts ...grpc.DialOption) (*Client, error) {
-	opts = append(opts, grpc.WithDefaultCallOptions(grpc.CallContentSubtype(CodecName), grpc.MaxCallRecvMsgSize(256<<20)))
+	opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{conn: conn}, nil
+	return &Client{conn: conn, c: pb.NewBlockStreamClient(conn)}, nil
 }
 
 // Close closes the connection.
@@ -284,8 +237,8 @@ func (c *Client) Close() error { return c.conn.Close() }
 
 // Header fetches the header of block n.
 func (c *Client) Header(ctx context.Context, n uint64) (*types.Header, error) {
-	var rep HeaderReply
-	if err := c.conn.Invoke(ctx, "/strata.v1.BlockStream/Header", &HeaderRequest{Number: n}, &rep); err != nil {
+	rep, err := c.c.Header(ctx, &pb.HeaderRequest{Number: n})
+	if err != nil {
 		return nil, err
 	}
 	h := new(types.Header)
@@ -297,21 +250,15 @@ func (c *Client) Header(ctx context.Context, n uint64) (*types.Header, error) {
 
 // Subscribe streams blocks from from on; recv returns them one by one.
 func (c *Client) Subscribe(ctx context.Context, from uint64) (recv func() (*history.BlockUpdate, error), err error) {
-	s, err := c.conn.NewStream(ctx, &serviceDesc.Streams[0], "/strata.v1.BlockStream/Subscribe")
+	s, err := c.c.Subscribe(ctx, &pb.SubscribeRequest{From: from})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.SendMsg(&SubscribeRequest{From: from}); err != nil {
-		return nil, err
-	}
-	if err := s.CloseSend(); err != nil {
-		return nil, err
-	}
 	return func() (*history.BlockUpdate, error) {
-		var w Update
-		if err := s.RecvMsg(&w); err != nil {
+		w, err := s.Recv()
+		if err != nil {
 			return nil, err
 		}
-		return Decode(&w)
+		return Decode(w)
 	}, nil
 }
