@@ -150,15 +150,23 @@ func newGethChain(t *testing.T) *gethChain {
 		return h
 	}
 	waitReceipt := func(h common.Hash) map[string]any {
-		for {
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
 			var r map[string]any
-			require.NoError(t, geth.Call(&r, "eth_getTransactionReceipt", h))
+			err := geth.Call(&r, "eth_getTransactionReceipt", h)
+			if err != nil && strings.Contains(err.Error(), "transaction indexing is in progress") {
+				// geth's indexer is still starting: poll it until it answers.
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			require.NoError(t, err)
 			if r != nil {
 				return r
 			}
-			var n hexutil.Uint64
-			require.NoError(t, geth.Call(&n, "eth_blockNumber")) // geth mines on arrival: this returns once it has
+			time.Sleep(10 * time.Millisecond) // geth mines on arrival; poll until it has
 		}
+		t.Fatalf("transaction %s not mined within a minute", h)
+		return nil
 	}
 	t.Log("geth serves at", url)
 	touched = append(touched, dev, common.HexToAddress("0xdead"))
