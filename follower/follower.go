@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
@@ -197,7 +198,7 @@ func (f *Follower) Run(ctx context.Context) error {
 				return err
 			}
 			if theirs.Hash() != ours.Hash() {
-				if err := f.reorg(ctx, history.Head{Number: upHead, Hash: ours.Hash(), Root: ours.Root}); err != nil {
+				if err := f.reorg(ctx, history.Head{Number: upHead, Hash: ours.Hash(), Root: ours.Root}, f.rpcHash); err != nil {
 					return nilOnCancel(ctx, err)
 				}
 				continue
@@ -235,7 +236,7 @@ func (f *Follower) next(ctx context.Context, head history.Head) error {
 		return err
 	}
 	if b.ParentHash() != head.Hash {
-		return f.reorg(ctx, head)
+		return f.reorg(ctx, head, f.rpcHash)
 	}
 	receipts, err := retry(ctx, f, "receipts", func(ctx context.Context) (types.Receipts, error) { return f.up.receipts(ctx, b) })
 	if err != nil {
@@ -282,19 +283,20 @@ func (f *Follower) next(ctx context.Context, head history.Head) error {
 }
 
 // reorg finds the newest block the store and the upstream agree on, at most
-// MaxReorgDepth below the head, and unwinds the store to it.
-func (f *Follower) reorg(ctx context.Context, head history.Head) error {
+// MaxReorgDepth below the head, and unwinds the store to it. upstreamHash
+// reads the hash of the upstream's block n.
+func (f *Follower) reorg(ctx context.Context, head history.Head, upstreamHash func(context.Context, uint64) (common.Hash, error)) error {
 	for depth := uint64(1); depth <= f.cfg.MaxReorgDepth && depth <= head.Number; depth++ {
 		n := head.Number - depth
 		ours, err := f.chain.HeaderByNumber(n)
 		if err != nil {
 			return err
 		}
-		theirs, err := retry(ctx, f, "reorg block", func(ctx context.Context) (*types.Block, error) { return f.up.block(ctx, n) })
+		theirs, err := retry(ctx, f, "reorg block", func(ctx context.Context) (common.Hash, error) { return upstreamHash(ctx, n) })
 		if err != nil {
 			return err
 		}
-		if theirs.Hash() == ours.Hash() {
+		if theirs == ours.Hash() {
 			f.log.Warn("Reorg: unwinding to the common ancestor", "ancestor", n, "depth", depth, "old_head", head.Number)
 			if err := f.chain.Unwind(ctx, n); err != nil {
 				return fmt.Errorf("unwind to %d: %w", n, err)
@@ -302,7 +304,16 @@ func (f *Follower) reorg(ctx context.Context, head history.Head) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("follower halted: reorg deeper than %d blocks below head %d (%s)", f.cfg.MaxReorgDepth, head.Number, head.Hash)
+	return criticalError{fmt.Errorf("follower halted: reorg deeper than %d blocks below head %d (%s)", f.cfg.MaxReorgDepth, head.Number, head.Hash)}
+}
+
+// rpcHash is the hash of a JSON-RPC upstream's block n.
+func (f *Follower) rpcHash(ctx context.Context, n uint64) (common.Hash, error) {
+	b, err := f.up.block(ctx, n)
+	if err != nil {
+		return common.Hash{}, err
+	}
+	return b.Hash(), nil
 }
 
 // subscribe asks a WebSocket upstream to push new heads; the returned

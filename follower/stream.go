@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -107,7 +108,7 @@ func (f *Follower) consume(ctx context.Context, recv func() (*history.BlockUpdat
 			return err
 		}
 		if u.Header.ParentHash != head.Hash {
-			return f.streamReorg(ctx, head)
+			return f.reorg(ctx, head, f.streamHash)
 		}
 		received := time.Now()
 		err = f.chain.Ingest(ctx, u)
@@ -130,24 +131,13 @@ func (f *Follower) consume(ctx context.Context, recv func() (*history.BlockUpdat
 	}
 }
 
-// streamReorg unwinds to the newest block the upstream Strata agrees on.
-func (f *Follower) streamReorg(ctx context.Context, head history.Head) error {
-	for depth := uint64(1); depth <= f.cfg.MaxReorgDepth && depth <= head.Number; depth++ {
-		n := head.Number - depth
-		ours, err := f.chain.HeaderByNumber(n)
-		if err != nil {
-			return err
-		}
-		theirs, err := retry(ctx, f, "reorg header", func(ctx context.Context) (*types.Header, error) { return f.sc.Header(ctx, n) })
-		if err != nil {
-			return err
-		}
-		if theirs.Hash() == ours.Hash() {
-			f.log.Warn("Reorg: unwinding to the common ancestor", "ancestor", n, "depth", depth, "old_head", head.Number)
-			return f.chain.Unwind(ctx, n)
-		}
+// streamHash is the hash of the upstream Strata's block n.
+func (f *Follower) streamHash(ctx context.Context, n uint64) (common.Hash, error) {
+	h, err := f.sc.Header(ctx, n)
+	if err != nil {
+		return common.Hash{}, err
 	}
-	return criticalError{fmt.Errorf("follower halted: reorg deeper than %d blocks below head %d", f.cfg.MaxReorgDepth, head.Number)}
+	return h.Hash(), nil
 }
 
 // criticalError ends Run instead of being retried.

@@ -58,38 +58,36 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func TestFollowerConfigFileIsValid(t *testing.T) {
-	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	addFlags(fs)
-	v, err := loadConfig(fs, "../../configs/follower-geth.yaml")
-	require.NoError(t, err)
-	cfg, err := nodeConfigFrom(v)
-	require.NoError(t, err)
-	require.Equal(t, "follower", cfg.Mode)
-	require.Equal(t, "http://127.0.0.1:8545", cfg.Follower.URL)
-	require.Equal(t, uint64(64), cfg.Follower.MaxReorgDepth)
-}
-
-func TestFollowerStrataConfigFileIsValid(t *testing.T) {
-	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	addFlags(fs)
-	v, err := loadConfig(fs, "../../configs/follower-strata.yaml")
-	require.NoError(t, err)
-	cfg, err := nodeConfigFrom(v)
-	require.NoError(t, err)
-	require.Equal(t, "strata://127.0.0.1:9545", cfg.Follower.URL)
-	require.NotNil(t, cfg.Follower.ChainConfig)
-	require.Equal(t, uint64(901), cfg.Follower.ChainConfig.ChainID.Uint64())
-}
-
-func TestDevnetConfigFileIsValid(t *testing.T) {
-	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	addFlags(fs)
-	v, err := loadConfig(fs, "../../configs/devnet.yaml")
-	require.NoError(t, err)
-	cfg, err := nodeConfigFrom(v)
-	require.NoError(t, err)
-	require.Equal(t, "fullstack", cfg.Mode)
-	require.Equal(t, 8545, cfg.HTTPPort)
-	require.Equal(t, 200*time.Millisecond, cfg.Sequencer.BlockTime)
+// TestConfigFilesAreValid loads every shipped config.
+func TestConfigFilesAreValid(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		check func(t *testing.T, cfg nodeConfig)
+	}{
+		{"devnet.yaml", func(t *testing.T, cfg nodeConfig) {
+			require.Equal(t, "fullstack", cfg.Mode)
+			require.Equal(t, 8545, cfg.HTTPPort)
+			require.Equal(t, 200*time.Millisecond, cfg.Sequencer.BlockTime)
+		}},
+		{"follower-geth.yaml", func(t *testing.T, cfg nodeConfig) {
+			require.Equal(t, "follower", cfg.Mode)
+			require.Equal(t, "http://127.0.0.1:8545", cfg.Follower.URL)
+			require.Equal(t, uint64(64), cfg.Follower.MaxReorgDepth)
+		}},
+		{"follower-strata.yaml", func(t *testing.T, cfg nodeConfig) {
+			require.Equal(t, "strata://127.0.0.1:9545", cfg.Follower.URL)
+			require.NotNil(t, cfg.Follower.ChainConfig)
+			require.Equal(t, uint64(901), cfg.Follower.ChainConfig.ChainID.Uint64())
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+			addFlags(fs)
+			v, err := loadConfig(fs, "../../configs/"+tc.file)
+			require.NoError(t, err)
+			cfg, err := nodeConfigFrom(v)
+			require.NoError(t, err)
+			tc.check(t, cfg)
+		})
+	}
 }
