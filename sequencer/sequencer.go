@@ -65,6 +65,7 @@ type Sequencer struct {
 	head       atomic.Pointer[types.Header]
 	onBlock    func(BlockInfo)
 	resyncLoad bool          // the generator's nonces are off; used by Run's goroutine only
+	feederMu   sync.Mutex    // guards feederStop
 	feederStop func()        // stops the feeder goroutine; nil when none runs
 	started    chan struct{} // closed when Run has its load ready and makes blocks
 	startOnce  sync.Once
@@ -294,15 +295,18 @@ func (s *Sequencer) startFeeder(baseFee *big.Int) {
 	s.feederStop = func() { cancel(); wg.Wait() }
 }
 
-// stopFeeder stops the generator goroutine, if one runs.
+// stopFeeder stops the generator goroutine, if one runs. Run and Close may
+// both call it.
 func (s *Sequencer) stopFeeder() {
+	s.feederMu.Lock()
+	defer s.feederMu.Unlock()
 	if s.feederStop != nil {
 		s.feederStop()
 		s.feederStop, s.feeder = nil, nil
 	}
 }
 
-// Close stops background work; Run stops it too when it returns.
+// Close stops background work (call it after Run returns; Run stops it too).
 func (s *Sequencer) Close() { s.stopFeeder() }
 
 // downtime is how far behind its slot a block must be for the sequencer to
