@@ -37,6 +37,9 @@ type Executor struct {
 	// root in the header's withdrawalsRoot, as OP Stack chains do since
 	// Isthmus; otherwise it is the (empty) withdrawals list root.
 	IsthmusWithdrawalsRoot bool
+	// Prefetch loads trie nodes concurrently with execution (go-ethereum's
+	// trie prefetcher).
+	Prefetch bool
 }
 
 // NewExecutor returns an executor for a chain with that configuration.
@@ -115,6 +118,12 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 	sdb, err := state.New(parent.Root, db)
 	if err != nil {
 		return nil, fmt.Errorf("execute block %d: open state: %w", header.Number, err)
+	}
+	if e.Prefetch {
+		// Load the trie nodes of touched accounts and slots while the
+		// transactions run, so hashing the state root finds them in memory.
+		sdb.StartPrefetcher("strata", nil)
+		defer sdb.StopPrefetcher()
 	}
 	var (
 		number  = header.Number

@@ -94,6 +94,7 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 	}
 	s.ex = NewExecutor(s.config, chain)
 	s.ex.IsthmusWithdrawalsRoot = true
+	s.ex.Prefetch = true
 	s.pool = NewPool(types.LatestSigner(s.config), poolLimit)
 	if cfg.Load.GasPerSecond > 0 {
 		s.load = newLoadGen(cfg.Load, cfg.Initial, s.config)
