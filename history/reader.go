@@ -18,8 +18,9 @@ type Ingester interface {
 }
 
 // State is the state of the chain as of one block. Reads see a consistent
-// snapshot taken when the State was opened. A State is not safe for
-// concurrent use; open one per request and Close it.
+// snapshot taken when the State was opened. A State is safe for concurrent
+// reads (go-ethereum's trie prefetcher reads it from several goroutines);
+// Close it once, when every read is done.
 type State interface {
 	// Root is the state root of the block.
 	Root() common.Hash
