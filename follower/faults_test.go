@@ -91,21 +91,18 @@ func (p *faultyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case garbage:
 		out = out[:len(out)/2]
 	case wrongDiff:
-		// Change the first storage value of a post state: the block's root
-		// will not match.
+		// Change one digit of the first post-state balance: every traced
+		// transaction moves its sender's balance, so the block's root
+		// cannot match.
 		s := string(out)
 		if i := strings.Index(s, `"post":{`); i >= 0 {
-			if j := strings.Index(s[i:], `"storage":{"0x`); j >= 0 {
-				k := i + j + len(`"storage":{"0x`) + 64 + len(`":"0x`)
-				if k < len(s) {
-					c := s[k+5]
-					if c == 'f' {
-						c = 'e'
-					} else {
-						c = 'f'
-					}
-					s = s[:k+5] + string(c) + s[k+6:]
+			if j := strings.Index(s[i:], `"balance":"0x`); j >= 0 {
+				k := i + j + len(`"balance":"0x`)
+				c := byte('1')
+				if s[k] == '1' {
+					c = '2'
 				}
+				s = s[:k] + string(c) + s[k+1:]
 			}
 		}
 		out = []byte(s)
@@ -164,7 +161,11 @@ func TestUpstreamFaults(t *testing.T) {
 	require.NoError(t, err)
 	defer s2.Close()
 	proxy.mu.Lock()
-	proxy.schedule = map[string][]fault{"debug_traceBlockByHash": {pass, pass, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff, wrongDiff}}
+	var wrong []fault // every diff altered: the first block with transactions must fail
+	for range gethHead + 2 {
+		wrong = append(wrong, wrongDiff)
+	}
+	proxy.schedule = map[string][]fault{"debug_traceBlockByHash": wrong}
 	proxy.mu.Unlock()
 	f2, err := follower.New(ctx, cfg, s2, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)

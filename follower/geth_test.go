@@ -77,7 +77,9 @@ func startGeth(t *testing.T, gasLimit uint64) string {
 	t.Helper()
 	bin := gethBinary(t)
 	port := freePort(t)
-	cmd := exec.Command(bin, "--dev", "--dev.period", "0", "--dev.gaslimit", fmt.Sprint(gasLimit),
+	// A block every second: geth's on-demand mining (period 0) now and then
+	// leaves a transaction unmined until the next one arrives.
+	cmd := exec.Command(bin, "--dev", "--dev.period", "1", "--dev.gaslimit", fmt.Sprint(gasLimit),
 		"--datadir", t.TempDir(), "--gcmode", "archive", "--state.scheme", "path", "--history.state", "0", "--history.trienode", "0",
 		"--http", "--http.addr", "127.0.0.1", "--http.port", fmt.Sprint(port), "--http.api", "eth,debug,net,web3",
 		"--authrpc.port", fmt.Sprint(freePort(t)), "--port", "0", "--nodiscover", "--ipcdisable", "--verbosity", "3")
@@ -138,6 +140,7 @@ func newGethChain(t *testing.T) *gethChain {
 	signer := types.LatestSigner(g.Config)
 	nonce := uint64(0)
 	var touched []common.Address
+	var waitReceipt func(common.Hash) map[string]any
 	send := func(to *common.Address, value *big.Int, gas uint64, data []byte) common.Hash {
 		tx := types.MustSignNewTx(key, signer, &types.DynamicFeeTx{
 			ChainID: g.Config.ChainID, Nonce: nonce, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(100e9), Gas: gas, To: to, Value: value, Data: data,
@@ -149,7 +152,7 @@ func newGethChain(t *testing.T) *gethChain {
 		require.NoError(t, geth.Call(&h, "eth_sendRawTransaction", hexutil.Bytes(b)))
 		return h
 	}
-	waitReceipt := func(h common.Hash) map[string]any {
+	waitReceipt = func(h common.Hash) map[string]any {
 		deadline := time.Now().Add(time.Minute)
 		for time.Now().Before(deadline) {
 			var r map[string]any
@@ -199,9 +202,16 @@ func newGethChain(t *testing.T) *gethChain {
 	touched = append(touched, common.HexToAddress("0xbeef"))
 	waitReceipt(last)
 	t.Log("transactions mined")
+	// Reorg tests need history deeper than 10 blocks; empty blocks come
+	// every second.
 	var gethHead hexutil.Uint64
-	require.NoError(t, geth.Call(&gethHead, "eth_blockNumber"))
-	require.Greater(t, uint64(gethHead), uint64(5))
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		require.NoError(t, geth.Call(&gethHead, "eth_blockNumber"))
+		if gethHead >= 12 || time.Now().After(deadline) {
+			break
+		}
+	}
+	require.GreaterOrEqual(t, uint64(gethHead), uint64(12))
 	return &gethChain{url: url, genesisFile: genesisFile, head: uint64(gethHead), touched: touched, rpc: geth, send: send, wait: waitReceipt,
 		setNonce: func(n uint64) { nonce = n }}
 }

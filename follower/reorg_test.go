@@ -72,17 +72,20 @@ func TestReorgs(t *testing.T) {
 			require.Greater(t, head, depth)
 			require.NoError(t, c.rpc.Call(nil, "debug_setHead", hexutil.Uint64(head-depth)))
 			var nonce hexutil.Uint64
-			require.NoError(t, c.rpc.Call(&nonce, "eth_getTransactionCount", dev, "latest"))
+			require.NoError(t, c.rpc.Call(&nonce, "eth_getTransactionCount", dev, "pending")) // the rewound blocks' transactions are back in the pool
 			c.setNonce(uint64(nonce))
-			// A different branch, one block longer than the old one.
+			// A different branch (other transactions), longer than the old one.
 			var last common.Hash
-			for i := uint64(0); i <= depth; i++ {
+			for i := uint64(0); i <= 2; i++ {
 				to := common.BigToAddress(new(big.Int).SetUint64(0x7000 + depth*100 + i))
 				c.touched = append(c.touched, to)
 				last = c.send(&to, big.NewInt(int64(i+1)), 21_000, nil)
-				c.wait(last)
 			}
+			c.wait(last)
 			newHead, newHash := gethHead()
+			for deadline := time.Now().Add(time.Minute); newHead <= head && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+				newHead, newHash = gethHead() // geth makes a block a second
+			}
 			require.Greater(t, newHead, head, "the new branch is longer")
 			follow(newHash)
 			for n := uint64(0); n <= newHead; n++ {

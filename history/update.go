@@ -3,6 +3,7 @@ package history
 import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/trie/trienode"
 	"github.com/holiman/uint256"
 )
 
@@ -29,6 +30,9 @@ type AccountChange struct {
 	// Storage maps keccak256(slot) to the slot's new value; the zero hash
 	// clears the slot.
 	Storage map[common.Hash]common.Hash
+	// StorageRoot is the account's storage root after the block. Producers
+	// that set BlockUpdate.Nodes set it for every non-deleted account.
+	StorageRoot *common.Hash
 }
 
 // BlockUpdate is one block and the state change it makes: the unit of ingest.
@@ -46,6 +50,13 @@ type BlockUpdate struct {
 	Accounts map[common.Hash]*AccountChange
 	// Codes holds every contract code the block introduces, by code hash.
 	Codes map[common.Hash][]byte
+	// Nodes, when set, are the changed trie nodes as go-ethereum's trie
+	// computed them while the producer committed the block (StateDB.
+	// CommitWithUpdate in this process). Ingest then writes them instead of
+	// hashing the tries again, after checking that the account trie root
+	// among them hashes to Header.Root. Updates that crossed a process
+	// boundary leave it nil and are re-hashed.
+	Nodes *trienode.MergedNodeSet
 }
 
 // Number is the block number of the update.

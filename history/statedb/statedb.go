@@ -150,6 +150,8 @@ func ToBlockUpdate(header *types.Header, su *state.StateUpdate) (*history.BlockU
 			Balance:  bal.Clone(),
 			CodeHash: common.BytesToHash(acc.CodeHash),
 		}}
+		root := acc.Root
+		ch.StorageRoot = &root
 		if slots := su.Storages[addrHash]; len(slots) > 0 {
 			ch.Storage = make(map[common.Hash]common.Hash, len(slots))
 			for k, v := range slots {
@@ -168,5 +170,6 @@ func ToBlockUpdate(header *types.Header, su *state.StateUpdate) (*history.BlockU
 			u.Codes[c.Hash] = c.Blob
 		}
 	}
+	u.Nodes = su.Nodes
 	return u, nil
 }

@@ -60,7 +60,16 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	w := &blockWriter{batch: b, block: n}
-	root, err := w.applyState(parent, parentRoot, u)
+	fast, err := canUsePrecomputed(parent, u)
+	if err != nil {
+		return fmt.Errorf("ingest block %d: %w", n, err)
+	}
+	var root common.Hash
+	if fast {
+		root, err = w.applyPrecomputed(parent, parentRoot, u)
+	} else {
+		root, err = w.applyState(parent, parentRoot, u)
+	}
 	if err != nil {
 		return fmt.Errorf("ingest block %d: %w", n, err)
 	}

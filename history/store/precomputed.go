@@ -1,0 +1,112 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/strata-chain/strata/history"
+)
+
+// canUsePrecomputed reports whether u's precomputed nodes can be written as
+// they are: every kept account carries its storage root, and no account
+// loses storage it had before the block (that needs the old slots listed,
+// which only the re-hashing path does).
+func canUsePrecomputed(parent *state, u *history.BlockUpdate) (bool, error) {
+	if u.Nodes == nil {
+		return false, nil
+	}
+	for addrHash, ch := range u.Accounts {
+		if ch == nil {
+			return false, nil
+		}
+		if !ch.Deleted && (ch.Account == nil || ch.StorageRoot == nil) {
+			return false, nil
+		}
+		if (ch.Deleted || ch.Wiped) && parent != nil {
+			prev, err := parent.Account(addrHash)
+			if err != nil {
+				return false, err
+			}
+			if prev != nil && prev.Root != types.EmptyRootHash {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// applyPrecomputed writes u's flat values and its precomputed trie nodes and
+// returns the state root the nodes carry: the hash of the account trie's
+// root node, or the parent's root when the block left the account trie
+// untouched. Ingest compares it with the header's root as on the hashing
+// path.
+func (w *blockWriter) applyPrecomputed(parent *state, parentRoot common.Hash, u *history.BlockUpdate) (common.Hash, error) {
+	keys := make([]common.Hash, 0, len(u.Accounts))
+	for k := range u.Accounts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
+	for _, addrHash := range keys {
+		ch := u.Accounts[addrHash]
+		if ch.Deleted {
+			if parent == nil {
+				continue
+			}
+			prev, err := parent.Account(addrHash)
+			if err != nil {
+				return common.Hash{}, err
+			}
+			if prev != nil {
+				if err := w.put(accountItem(addrHash), nil); err != nil {
+					return common.Hash{}, err
+				}
+			}
+			continue
+		}
+		slots := make([]common.Hash, 0, len(ch.Storage))
+		for k := range ch.Storage {
+			slots = append(slots, k)
+		}
+		slices.SortFunc(slots, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
+		for _, k := range slots {
+			if err := w.put(slotItem(addrHash, k), encodeSlotValue(ch.Storage[k])); err != nil {
+				return common.Hash{}, err
+			}
+		}
+		acc := types.StateAccount{Nonce: ch.Account.Nonce, Balance: ch.Account.Balance.Clone(), Root: *ch.StorageRoot, CodeHash: ch.Account.CodeHash.Bytes()}
+		if err := w.put(accountItem(addrHash), types.SlimAccountRLP(acc)); err != nil {
+			return common.Hash{}, err
+		}
+	}
+	owners := make([]common.Hash, 0, len(u.Nodes.Sets))
+	for owner := range u.Nodes.Sets {
+		owners = append(owners, owner)
+	}
+	slices.SortFunc(owners, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
+	for _, owner := range owners {
+		if err := w.putNodes(u.Nodes.Sets[owner]); err != nil {
+			return common.Hash{}, err
+		}
+	}
+	accSet := u.Nodes.Sets[common.Hash{}]
+	if accSet == nil {
+		return parentRoot, nil
+	}
+	rootNode, ok := accSet.Nodes[""]
+	switch {
+	case !ok:
+		return parentRoot, nil
+	case rootNode.IsDeleted():
+		return types.EmptyRootHash, nil
+	}
+	root := crypto.Keccak256Hash(rootNode.Blob)
+	if rootNode.Hash != (common.Hash{}) && rootNode.Hash != root {
+		return common.Hash{}, fmt.Errorf("precomputed root node claims hash %s but hashes to %s", rootNode.Hash, root)
+	}
+	return root, nil
+}
