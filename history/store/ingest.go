@@ -139,12 +139,7 @@ func (w *blockWriter) applyState(parent *state, parentRoot common.Hash, u *histo
 	if err != nil {
 		return common.Hash{}, fmt.Errorf("open account trie %s: %w", parentRoot, err)
 	}
-	keys := make([]common.Hash, 0, len(u.Accounts))
-	for k := range u.Accounts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
-	for _, addrHash := range keys {
+	for _, addrHash := range sortedKeys(u.Accounts) {
 		ch := u.Accounts[addrHash]
 		if ch == nil {
 			return common.Hash{}, fmt.Errorf("account %s: nil change", addrHash)

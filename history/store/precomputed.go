@@ -46,12 +46,7 @@ func canUsePrecomputed(parent *state, u *history.BlockUpdate) (bool, error) {
 // untouched. Ingest compares it with the header's root as on the hashing
 // path.
 func (w *blockWriter) applyPrecomputed(parent *state, parentRoot common.Hash, u *history.BlockUpdate) (common.Hash, error) {
-	keys := make([]common.Hash, 0, len(u.Accounts))
-	for k := range u.Accounts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
-	for _, addrHash := range keys {
+	for _, addrHash := range sortedKeys(u.Accounts) {
 		ch := u.Accounts[addrHash]
 		if ch.Deleted {
 			if parent == nil {
@@ -68,12 +63,7 @@ func (w *blockWriter) applyPrecomputed(parent *state, parentRoot common.Hash, u 
 			}
 			continue
 		}
-		slots := make([]common.Hash, 0, len(ch.Storage))
-		for k := range ch.Storage {
-			slots = append(slots, k)
-		}
-		slices.SortFunc(slots, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
-		for _, k := range slots {
+		for _, k := range sortedKeys(ch.Storage) {
 			if err := w.put(slotItem(addrHash, k), encodeSlotValue(ch.Storage[k])); err != nil {
 				return common.Hash{}, err
 			}
@@ -83,12 +73,7 @@ func (w *blockWriter) applyPrecomputed(parent *state, parentRoot common.Hash, u 
 			return common.Hash{}, err
 		}
 	}
-	owners := make([]common.Hash, 0, len(u.Nodes.Sets))
-	for owner := range u.Nodes.Sets {
-		owners = append(owners, owner)
-	}
-	slices.SortFunc(owners, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
-	for _, owner := range owners {
+	for _, owner := range sortedKeys(u.Nodes.Sets) {
 		if err := w.putNodes(u.Nodes.Sets[owner]); err != nil {
 			return common.Hash{}, err
 		}
@@ -109,4 +94,15 @@ func (w *blockWriter) applyPrecomputed(parent *state, parentRoot common.Hash, u 
 		return common.Hash{}, fmt.Errorf("precomputed root node claims hash %s but hashes to %s", rootNode.Hash, root)
 	}
 	return root, nil
+}
+
+// sortedKeys returns a map's hash keys in increasing order, so that what a
+// block writes does not depend on map iteration.
+func sortedKeys[V any](m map[common.Hash]V) []common.Hash {
+	keys := make([]common.Hash, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
+	return keys
 }
