@@ -17,6 +17,15 @@ type Ingester interface {
 	Ingest(ctx context.Context, u *BlockUpdate) error
 }
 
+// BatchIngester commits a run of consecutive blocks in one batch: one
+// write and one fsync for the run, so a crash leaves the store at the block
+// before the run or at its last block. Every update must carry complete
+// precomputed nodes (BlockUpdate.NodesComplete); each block's root is still
+// checked against its header before anything commits.
+type BatchIngester interface {
+	IngestBatch(ctx context.Context, us []*BlockUpdate) error
+}
+
 // State is the state of the chain as of one block. Reads see a consistent
 // snapshot taken when the State was opened. A State is safe for concurrent
 // reads (go-ethereum's trie prefetcher reads it from several goroutines);

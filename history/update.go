@@ -57,6 +57,13 @@ type BlockUpdate struct {
 	// among them hashes to Header.Root. Updates that crossed a process
 	// boundary leave it nil and are re-hashed.
 	Nodes *trienode.MergedNodeSet
+	// NodesComplete, with Nodes set, says the update also lists everything
+	// the block removes: a deletion in Nodes for every trie node, and a zero
+	// value in Storage for every slot, of the storage a deleted or wiped
+	// account had; a deleted account is listed only if it existed. Ingest
+	// can then write the update without reading the parent state, so many
+	// such blocks commit in one batch (catch-up replay produces them).
+	NodesComplete bool
 }
 
 // Number is the block number of the update.

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/strata-chain/strata/history/historytest"
 )
 
 const (
@@ -33,16 +35,16 @@ func TestCrashChild(t *testing.T) {
 		fmt.Println("open:", err)
 		os.Exit(2)
 	}
-	g := newChainGen(seed)
+	g := historytest.NewChain(seed)
 	next := uint64(0)
 	if h, err := s.Head(); err == nil {
 		next = h.Number + 1
 	}
 	for range next {
-		g.next() // replay the deterministic chain up to the stored head
+		g.Next() // replay the deterministic chain up to the stored head
 	}
 	for n := next; n < crashBlocks; n++ {
-		if err := s.Ingest(context.Background(), g.next()); err != nil {
+		if err := s.Ingest(context.Background(), g.Next()); err != nil {
 			fmt.Println("ingest:", err)
 			os.Exit(3)
 		}
@@ -62,7 +64,7 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("seed %d (rerun with -seed=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 99))
 	dir := t.TempDir()
-	g := newChainGen(seed)
+	g := historytest.NewChain(seed)
 	verified := uint64(0) // blocks 0..verified-1 have been fully checked
 	lastHead := int64(-1)
 	const kills = 24
@@ -92,19 +94,19 @@ func TestCrashRecovery(t *testing.T) {
 		require.NoError(t, err)
 		require.Greater(t, int64(head.Number), lastHead, "round %d: ingest resumed and advanced", round)
 		lastHead = int64(head.Number)
-		for uint64(len(g.headers)) <= head.Number {
-			g.next()
+		for uint64(len(g.Headers)) <= head.Number {
+			g.Next()
 		}
-		require.Equal(t, g.headers[head.Number].Hash(), head.Hash, "round %d: head hash", round)
+		require.Equal(t, g.Headers[head.Number].Hash(), head.Hash, "round %d: head hash", round)
 		_, err = s.HeaderByNumber(head.Number + 1)
 		require.Error(t, err, "nothing above the head")
 		for n := verified; n <= head.Number; n++ {
 			hdr, err := s.HeaderByNumber(n)
 			require.NoError(t, err)
-			require.Equal(t, g.headers[n].Hash(), hdr.Hash(), "block %d", n)
+			require.Equal(t, g.Headers[n].Hash(), hdr.Hash(), "block %d", n)
 			st, err := s.StateAt(n)
 			require.NoError(t, err)
-			require.Equal(t, g.states[n].root(), st.Root())
+			require.Equal(t, g.States[n].Root(), st.Root())
 			require.NoError(t, st.Close())
 		}
 		verified = head.Number + 1

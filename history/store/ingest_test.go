@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/historytest"
 )
 
 var (
@@ -40,21 +41,21 @@ func proveAndVerify(t *testing.T, id *trie.ID, nodes trieNodes, key []byte) []by
 // checkState checks the store's state at block n against the model: roots,
 // flat reads, and proofs of present and absent accounts and slots verified
 // against the root recomputed from the model.
-func checkState(t *testing.T, s *Store, g *chainGen, n uint64) {
+func checkState(t *testing.T, s *Store, g *historytest.Chain, n uint64) {
 	t.Helper()
-	m := g.states[n]
-	want := m.root()
+	m := g.States[n]
+	want := m.Root()
 	st, err := s.StateAt(n)
 	require.NoError(t, err)
 	defer st.Close()
 	require.Equal(t, want, st.Root(), "root at block %d", n)
 
 	prng := rand.New(rand.NewPCG(n, 42)) // not g.rng: checks must not change the chain
-	probe := g.keys[:]
+	probe := g.Keys[:]
 	if len(probe) > 40 {
 		probe = make([]common.Hash, 0, 40)
 		for range 40 {
-			probe = append(probe, g.keys[prng.IntN(len(g.keys))])
+			probe = append(probe, g.Keys[prng.IntN(len(g.Keys))])
 		}
 	}
 	probe = append(probe, common.HexToHash("0xdead")) // never used
@@ -68,24 +69,24 @@ func checkState(t *testing.T, s *Store, g *chainGen, n uint64) {
 			require.Nil(t, val, "block %d: exclusion proof of %s proves a value", n, key)
 			continue
 		}
-		wantBlob, _ := rlp.EncodeToBytes(macc.stateAccount())
+		wantBlob, _ := rlp.EncodeToBytes(macc.StateAccount())
 		require.Equal(t, wantBlob, val, "block %d account %s proven value", n, key)
-		require.Equal(t, macc.nonce, acc.Nonce)
-		require.Equal(t, macc.balance, acc.Balance)
-		require.Equal(t, macc.storageRoot(), acc.Root)
-		for _, slot := range g.slots[:16] {
+		require.Equal(t, macc.Nonce, acc.Nonce)
+		require.Equal(t, macc.Balance, acc.Balance)
+		require.Equal(t, macc.StorageRoot(), acc.Root)
+		for _, slot := range g.Slots[:16] {
 			v, err := st.Storage(key, slot)
 			require.NoError(t, err)
-			require.Equal(t, macc.storage[slot], v, "block %d slot %s/%s", n, key, slot)
+			require.Equal(t, macc.Storage[slot], v, "block %d slot %s/%s", n, key, slot)
 			if acc.Root == types.EmptyRootHash {
-				require.Empty(t, macc.storage)
+				require.Empty(t, macc.Storage)
 				continue // nothing to prove in an empty trie; geth answers proof: []
 			}
 			pv := proveAndVerify(t, trie.StorageTrieID(want, key, acc.Root), st.Nodes(), slot[:])
-			if macc.storage[slot] == (common.Hash{}) {
+			if macc.Storage[slot] == (common.Hash{}) {
 				require.Nil(t, pv)
 			} else {
-				require.Equal(t, encodeStorageLeaf(macc.storage[slot]), pv)
+				require.Equal(t, encodeStorageLeaf(macc.Storage[slot]), pv)
 			}
 		}
 	}
@@ -97,10 +98,10 @@ func TestRandomHistoryAgainstModel(t *testing.T) {
 	s, err := OpenMem(DefaultConfig())
 	require.NoError(t, err)
 	defer s.Close()
-	g := newChainGen(seed)
+	g := historytest.NewChain(seed)
 	ctx := context.Background()
 	for i := 0; i < *blocksFlag; i++ {
-		u := g.next()
+		u := g.Next()
 		require.NoError(t, s.Ingest(ctx, u), "seed %d block %d", seed, i)
 		checkState(t, s, g, uint64(i))
 		if i > 0 { // and a random older block: history stays readable
@@ -110,20 +111,20 @@ func TestRandomHistoryAgainstModel(t *testing.T) {
 	head, err := s.Head()
 	require.NoError(t, err)
 	require.Equal(t, uint64(*blocksFlag-1), head.Number)
-	require.Equal(t, g.headers[head.Number].Hash(), head.Hash)
+	require.Equal(t, g.Headers[head.Number].Hash(), head.Hash)
 }
 
 func TestRootMismatchWritesNothing(t *testing.T) {
 	s, err := OpenMem(DefaultConfig())
 	require.NoError(t, err)
 	defer s.Close()
-	g := newChainGen(7)
+	g := historytest.NewChain(7)
 	ctx := context.Background()
 	for range 5 {
-		require.NoError(t, s.Ingest(ctx, g.next()))
+		require.NoError(t, s.Ingest(ctx, g.Next()))
 	}
 	before, _ := s.Head()
-	bad := g.next()
+	bad := g.Next()
 	wantRoot := bad.Header.Root
 	bad.Header.Root = common.HexToHash("0x1234")
 	err = s.Ingest(ctx, bad)
@@ -145,10 +146,10 @@ func TestIngestRejectsNonSuccessor(t *testing.T) {
 	s, err := OpenMem(DefaultConfig())
 	require.NoError(t, err)
 	defer s.Close()
-	g := newChainGen(3)
+	g := historytest.NewChain(3)
 	ctx := context.Background()
-	u0 := g.next()
-	u1 := g.next()
+	u0 := g.Next()
+	u1 := g.Next()
 	var nn *history.NotNextError
 	require.ErrorAs(t, s.Ingest(ctx, u1), &nn, "block 1 on an empty store")
 	require.NoError(t, s.Ingest(ctx, u0))
@@ -171,9 +172,9 @@ func TestReopenAndSchemaVersion(t *testing.T) {
 	cfg.FS = fs
 	s, err := Open("db", cfg, nil)
 	require.NoError(t, err)
-	g := newChainGen(11)
+	g := historytest.NewChain(11)
 	for range 10 {
-		require.NoError(t, s.Ingest(context.Background(), g.next()))
+		require.NoError(t, s.Ingest(context.Background(), g.Next()))
 	}
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close(), "close is idempotent")
@@ -184,7 +185,7 @@ func TestReopenAndSchemaVersion(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(9), head.Number)
 	checkState(t, s, g, 4)
-	require.NoError(t, s.Ingest(context.Background(), g.next()), "ingest resumes after reopen")
+	require.NoError(t, s.Ingest(context.Background(), g.Next()), "ingest resumes after reopen")
 	require.NoError(t, s.db.Set(metaKey(metaSchema), encodeBlock(SchemaVersion+1), nil))
 	require.NoError(t, s.Close())
 
@@ -196,8 +197,8 @@ func TestBlocksBodiesReceipts(t *testing.T) {
 	s, err := OpenMem(DefaultConfig())
 	require.NoError(t, err)
 	defer s.Close()
-	g := newChainGen(5)
-	u := g.next()
+	g := historytest.NewChain(5)
+	u := g.Next()
 	tx := types.NewTx(&types.LegacyTx{Nonce: 1, GasPrice: big.NewInt(1), Gas: 21000, Value: big.NewInt(5)})
 	u.Transactions = types.Transactions{tx}
 	u.Receipts = types.Receipts{{Status: 1, CumulativeGasUsed: 21000, Logs: []*types.Log{}}}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"github.com/strata-chain/strata/history/historytest"
 )
 
 func TestMetrics(t *testing.T) {
@@ -14,9 +16,9 @@ func TestMetrics(t *testing.T) {
 	defer s.Close()
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, s.RegisterMetrics(reg))
-	g := newChainGen(2)
+	g := historytest.NewChain(2)
 	for range 4 {
-		require.NoError(t, s.Ingest(context.Background(), g.next()))
+		require.NoError(t, s.Ingest(context.Background(), g.Next()))
 	}
 	checkState(t, s, g, 1)
 	mfs, err := reg.Gather()

@@ -20,6 +20,9 @@ func canUsePrecomputed(parent *state, u *history.BlockUpdate) (bool, error) {
 	if u.Nodes == nil {
 		return false, nil
 	}
+	if u.NodesComplete {
+		return true, completeShape(u)
+	}
 	for addrHash, ch := range u.Accounts {
 		if ch == nil {
 			return false, nil
@@ -40,6 +43,19 @@ func canUsePrecomputed(parent *state, u *history.BlockUpdate) (bool, error) {
 	return true, nil
 }
 
+// completeShape checks what an update with NodesComplete must carry.
+func completeShape(u *history.BlockUpdate) error {
+	if u.Nodes == nil {
+		return fmt.Errorf("block %d claims complete nodes but carries none", u.Number())
+	}
+	for addrHash, ch := range u.Accounts {
+		if ch == nil || (!ch.Deleted && (ch.Account == nil || ch.StorageRoot == nil)) {
+			return fmt.Errorf("block %d: account %s lacks the values or storage root a complete update carries", u.Number(), addrHash)
+		}
+	}
+	return nil
+}
+
 // applyPrecomputed writes u's flat values and its precomputed trie nodes and
 // returns the state root the nodes carry: the hash of the account trie's
 // root node, or the parent's root when the block left the account trie
@@ -48,6 +64,19 @@ func canUsePrecomputed(parent *state, u *history.BlockUpdate) (bool, error) {
 func (w *blockWriter) applyPrecomputed(parent *state, parentRoot common.Hash, u *history.BlockUpdate) (common.Hash, error) {
 	for _, addrHash := range sortedKeys(u.Accounts) {
 		ch := u.Accounts[addrHash]
+		if ch.Deleted && u.NodesComplete {
+			// The producer listed the account only if it existed, and
+			// every slot it held as a zero value.
+			for _, k := range sortedKeys(ch.Storage) {
+				if err := w.put(slotItem(addrHash, k), encodeSlotValue(ch.Storage[k])); err != nil {
+					return common.Hash{}, err
+				}
+			}
+			if err := w.put(accountItem(addrHash), nil); err != nil {
+				return common.Hash{}, err
+			}
+			continue
+		}
 		if ch.Deleted {
 			if parent == nil {
 				continue

@@ -8,6 +8,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/strata-chain/strata/history/historytest"
 )
 
 // TestUpdateAtRebuildsBlocks ingests a random history, rebuilds every
@@ -15,7 +17,7 @@ import (
 // each must pass the root check and give the same block.
 func TestUpdateAtRebuildsBlocks(t *testing.T) {
 	ctx := context.Background()
-	g := newChainGen(*seedFlag + 7)
+	g := historytest.NewChain(*seedFlag + 7)
 	src, err := OpenMem(DefaultConfig())
 	require.NoError(t, err)
 	defer src.Close()
@@ -24,7 +26,7 @@ func TestUpdateAtRebuildsBlocks(t *testing.T) {
 	defer dst.Close()
 	const blocks = 120
 	for i := 0; i < blocks; i++ {
-		require.NoError(t, src.Ingest(ctx, g.next()))
+		require.NoError(t, src.Ingest(ctx, g.Next()))
 	}
 	for n := uint64(0); n < blocks; n++ {
 		u, err := src.UpdateAt(n)
@@ -47,12 +49,12 @@ func TestUpdateAtRebuildsBlocks(t *testing.T) {
 // TestGenesisStateExport bulk-loads a store's block 0 into another store.
 func TestGenesisStateExport(t *testing.T) {
 	ctx := context.Background()
-	g := newChainGen(*seedFlag + 11)
+	g := historytest.NewChain(*seedFlag + 11)
 	src, err := OpenMem(DefaultConfig())
 	require.NoError(t, err)
 	defer src.Close()
 	for i := 0; i < 5; i++ {
-		require.NoError(t, src.Ingest(ctx, g.next()))
+		require.NoError(t, src.Ingest(ctx, g.Next()))
 	}
 	exp, err := src.GenesisState()
 	require.NoError(t, err)

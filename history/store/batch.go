@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/strata-chain/strata/history"
+)
+
+var _ history.BatchIngester = (*Store)(nil)
+
+// IngestBatch implements history.BatchIngester: it writes every block of us
+// (consecutive, the first one on top of the head, each with complete
+// precomputed nodes) into one Pebble batch, checks each block's root against
+// its header, and commits the batch with the head marker of the last block.
+// A crash leaves the store at the old head or at the new one; on any error
+// nothing of us is written.
+func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) error {
+	if len(us) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	start := time.Now()
+	s.ingestMu.Lock()
+	defer s.ingestMu.Unlock()
+	if s.closed.Load() {
+		return history.ErrClosed
+	}
+	head := s.head.Load()
+	if head == nil {
+		return fmt.Errorf("ingest batch: the store holds no genesis")
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	cur := *head
+	nodes := 0
+	for _, u := range us {
+		if u == nil || u.Header == nil || u.Header.Number == nil {
+			return fmt.Errorf("ingest batch: update without header")
+		}
+		n := u.Number()
+		if n != cur.Number+1 || u.Header.ParentHash != cur.Hash {
+			return &history.NotNextError{Head: cur, Number: n, ParentHash: u.Header.ParentHash}
+		}
+		if !u.NodesComplete {
+			return fmt.Errorf("ingest batch: block %d does not carry complete precomputed nodes", n)
+		}
+		if err := completeShape(u); err != nil {
+			return fmt.Errorf("ingest batch: %w", err)
+		}
+		if u.Transactions != nil && u.Receipts != nil && len(u.Transactions) != len(u.Receipts) {
+			return fmt.Errorf("ingest block %d: %d transactions but %d receipts", n, len(u.Transactions), len(u.Receipts))
+		}
+		w := &blockWriter{batch: b, block: n}
+		root, err := w.applyPrecomputed(nil, cur.Root, u)
+		if err != nil {
+			return fmt.Errorf("ingest block %d: %w", n, err)
+		}
+		hash := u.Header.Hash()
+		if root != u.Header.Root {
+			return &history.RootMismatchError{Number: n, Hash: hash, Want: u.Header.Root, Computed: root}
+		}
+		if err := w.writeBlock(u, hash); err != nil {
+			return fmt.Errorf("ingest block %d: %w", n, err)
+		}
+		nodes += w.nodes
+		cur = history.Head{Number: n, Hash: hash, Root: root}
+	}
+	if err := b.Set(metaKey(metaHead), encodeHead(cur), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(s.writeOpts()); err != nil {
+		return fmt.Errorf("ingest blocks %d-%d: commit: %w", us[0].Number(), cur.Number, err)
+	}
+	s.head.Store(&cur)
+	s.observeBatch(time.Since(start), len(us), nodes)
+	return nil
+}
