@@ -27,12 +27,13 @@ geth: $(GETH)
 $(GETH): tools/geth/go.mod tools/geth/go.sum
 	cd tools/geth && $(GO) build -o ../../$(GETH) github.com/ethereum/go-ethereum/cmd/geth
 
-## proto: regenerate api/streampb from api/proto with buf and the protoc-gen-go(-grpc)
+## proto: regenerate api/streampb and api/statuspb from api/proto with buf and the protoc-gen-go(-grpc)
 ## plugins, built into bin/ (the generated code is committed: a build needs none of them)
 proto:
 	GOBIN=$(abspath $(BIN)) $(GO) install github.com/bufbuild/buf/cmd/buf@v1.75.0
 	GOBIN=$(abspath $(BIN)) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	GOBIN=$(abspath $(BIN)) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+	GOBIN=$(abspath $(BIN)) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@v2.33.0
 	cd api/proto && PATH=$(abspath $(BIN)):$$PATH buf generate
 
 ## test: every test (unit, randomized model, crash, geth compatibility)

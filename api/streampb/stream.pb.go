@@ -30,6 +30,7 @@ const (
 type SubscribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	From          uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            uint64                 `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"` // last block to send; 0 follows the head without end
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -71,6 +72,49 @@ func (x *SubscribeRequest) GetFrom() uint64 {
 	return 0
 }
 
+func (x *SubscribeRequest) GetTo() uint64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+type HeadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeadRequest) Reset() {
+	*x = HeadRequest{}
+	mi := &file_strata_v1_stream_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeadRequest) ProtoMessage() {}
+
+func (x *HeadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_stream_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeadRequest.ProtoReflect.Descriptor instead.
+func (*HeadRequest) Descriptor() ([]byte, []int) {
+	return file_strata_v1_stream_proto_rawDescGZIP(), []int{1}
+}
+
 type GenesisRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -79,7 +123,7 @@ type GenesisRequest struct {
 
 func (x *GenesisRequest) Reset() {
 	*x = GenesisRequest{}
-	mi := &file_strata_v1_stream_proto_msgTypes[1]
+	mi := &file_strata_v1_stream_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -91,7 +135,7 @@ func (x *GenesisRequest) String() string {
 func (*GenesisRequest) ProtoMessage() {}
 
 func (x *GenesisRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_stream_proto_msgTypes[1]
+	mi := &file_strata_v1_stream_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -104,7 +148,7 @@ func (x *GenesisRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenesisRequest.ProtoReflect.Descriptor instead.
 func (*GenesisRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_stream_proto_rawDescGZIP(), []int{1}
+	return file_strata_v1_stream_proto_rawDescGZIP(), []int{2}
 }
 
 type HeaderRequest struct {
@@ -116,7 +160,7 @@ type HeaderRequest struct {
 
 func (x *HeaderRequest) Reset() {
 	*x = HeaderRequest{}
-	mi := &file_strata_v1_stream_proto_msgTypes[2]
+	mi := &file_strata_v1_stream_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -128,7 +172,7 @@ func (x *HeaderRequest) String() string {
 func (*HeaderRequest) ProtoMessage() {}
 
 func (x *HeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_stream_proto_msgTypes[2]
+	mi := &file_strata_v1_stream_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -141,7 +185,7 @@ func (x *HeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeaderRequest.ProtoReflect.Descriptor instead.
 func (*HeaderRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_stream_proto_rawDescGZIP(), []int{2}
+	return file_strata_v1_stream_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *HeaderRequest) GetNumber() uint64 {
@@ -160,7 +204,7 @@ type HeaderReply struct {
 
 func (x *HeaderReply) Reset() {
 	*x = HeaderReply{}
-	mi := &file_strata_v1_stream_proto_msgTypes[3]
+	mi := &file_strata_v1_stream_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -172,7 +216,7 @@ func (x *HeaderReply) String() string {
 func (*HeaderReply) ProtoMessage() {}
 
 func (x *HeaderReply) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_stream_proto_msgTypes[3]
+	mi := &file_strata_v1_stream_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -185,7 +229,7 @@ func (x *HeaderReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeaderReply.ProtoReflect.Descriptor instead.
 func (*HeaderReply) Descriptor() ([]byte, []int) {
-	return file_strata_v1_stream_proto_rawDescGZIP(), []int{3}
+	return file_strata_v1_stream_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *HeaderReply) GetHeader() []byte {
@@ -209,7 +253,7 @@ type BlockUpdate struct {
 
 func (x *BlockUpdate) Reset() {
 	*x = BlockUpdate{}
-	mi := &file_strata_v1_stream_proto_msgTypes[4]
+	mi := &file_strata_v1_stream_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -221,7 +265,7 @@ func (x *BlockUpdate) String() string {
 func (*BlockUpdate) ProtoMessage() {}
 
 func (x *BlockUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_stream_proto_msgTypes[4]
+	mi := &file_strata_v1_stream_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -234,7 +278,7 @@ func (x *BlockUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockUpdate.ProtoReflect.Descriptor instead.
 func (*BlockUpdate) Descriptor() ([]byte, []int) {
-	return file_strata_v1_stream_proto_rawDescGZIP(), []int{4}
+	return file_strata_v1_stream_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BlockUpdate) GetHeader() []byte {
@@ -295,7 +339,7 @@ type AccountChange struct {
 
 func (x *AccountChange) Reset() {
 	*x = AccountChange{}
-	mi := &file_strata_v1_stream_proto_msgTypes[5]
+	mi := &file_strata_v1_stream_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -307,7 +351,7 @@ func (x *AccountChange) String() string {
 func (*AccountChange) ProtoMessage() {}
 
 func (x *AccountChange) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_stream_proto_msgTypes[5]
+	mi := &file_strata_v1_stream_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -320,7 +364,7 @@ func (x *AccountChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountChange.ProtoReflect.Descriptor instead.
 func (*AccountChange) Descriptor() ([]byte, []int) {
-	return file_strata_v1_stream_proto_rawDescGZIP(), []int{5}
+	return file_strata_v1_stream_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AccountChange) GetAddrHash() []byte {
@@ -389,7 +433,7 @@ type Slot struct {
 
 func (x *Slot) Reset() {
 	*x = Slot{}
-	mi := &file_strata_v1_stream_proto_msgTypes[6]
+	mi := &file_strata_v1_stream_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -401,7 +445,7 @@ func (x *Slot) String() string {
 func (*Slot) ProtoMessage() {}
 
 func (x *Slot) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_stream_proto_msgTypes[6]
+	mi := &file_strata_v1_stream_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -414,7 +458,7 @@ func (x *Slot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Slot.ProtoReflect.Descriptor instead.
 func (*Slot) Descriptor() ([]byte, []int) {
-	return file_strata_v1_stream_proto_rawDescGZIP(), []int{6}
+	return file_strata_v1_stream_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Slot) GetKey() []byte {
@@ -441,7 +485,7 @@ type Code struct {
 
 func (x *Code) Reset() {
 	*x = Code{}
-	mi := &file_strata_v1_stream_proto_msgTypes[7]
+	mi := &file_strata_v1_stream_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -453,7 +497,7 @@ func (x *Code) String() string {
 func (*Code) ProtoMessage() {}
 
 func (x *Code) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_stream_proto_msgTypes[7]
+	mi := &file_strata_v1_stream_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -466,7 +510,7 @@ func (x *Code) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Code.ProtoReflect.Descriptor instead.
 func (*Code) Descriptor() ([]byte, []int) {
-	return file_strata_v1_stream_proto_rawDescGZIP(), []int{7}
+	return file_strata_v1_stream_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Code) GetHash() []byte {
@@ -500,7 +544,7 @@ type GenesisItem struct {
 
 func (x *GenesisItem) Reset() {
 	*x = GenesisItem{}
-	mi := &file_strata_v1_stream_proto_msgTypes[8]
+	mi := &file_strata_v1_stream_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +556,7 @@ func (x *GenesisItem) String() string {
 func (*GenesisItem) ProtoMessage() {}
 
 func (x *GenesisItem) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_stream_proto_msgTypes[8]
+	mi := &file_strata_v1_stream_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +569,7 @@ func (x *GenesisItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenesisItem.ProtoReflect.Descriptor instead.
 func (*GenesisItem) Descriptor() ([]byte, []int) {
-	return file_strata_v1_stream_proto_rawDescGZIP(), []int{8}
+	return file_strata_v1_stream_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GenesisItem) GetIsAccount() bool {
@@ -595,9 +639,11 @@ var File_strata_v1_stream_proto protoreflect.FileDescriptor
 
 const file_strata_v1_stream_proto_rawDesc = "" +
 	"\n" +
-	"\x16strata/v1/stream.proto\x12\tstrata.v1\"&\n" +
+	"\x16strata/v1/stream.proto\x12\tstrata.v1\"6\n" +
 	"\x10SubscribeRequest\x12\x12\n" +
-	"\x04from\x18\x01 \x01(\x04R\x04from\"\x10\n" +
+	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\x04R\x02to\"\r\n" +
+	"\vHeadRequest\"\x10\n" +
 	"\x0eGenesisRequest\"'\n" +
 	"\rHeaderRequest\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\"%\n" +
@@ -637,11 +683,12 @@ const file_strata_v1_stream_proto_rawDesc = "" +
 	"\vhas_storage\x18\a \x01(\bR\n" +
 	"hasStorage\x12%\n" +
 	"\x05slots\x18\b \x03(\v2\x0f.strata.v1.SlotR\x05slots\x12\x12\n" +
-	"\x04last\x18\t \x01(\bR\x04last2\xcd\x01\n" +
+	"\x04last\x18\t \x01(\bR\x04last2\x85\x02\n" +
 	"\vBlockStream\x12B\n" +
 	"\tSubscribe\x12\x1b.strata.v1.SubscribeRequest\x1a\x16.strata.v1.BlockUpdate0\x01\x12>\n" +
 	"\aGenesis\x12\x19.strata.v1.GenesisRequest\x1a\x16.strata.v1.GenesisItem0\x01\x12:\n" +
-	"\x06Header\x12\x18.strata.v1.HeaderRequest\x1a\x16.strata.v1.HeaderReplyB-Z+github.com/strata-chain/strata/api/streampbb\x06proto3"
+	"\x06Header\x12\x18.strata.v1.HeaderRequest\x1a\x16.strata.v1.HeaderReply\x126\n" +
+	"\x04Head\x12\x16.strata.v1.HeadRequest\x1a\x16.strata.v1.HeaderReplyB-Z+github.com/strata-chain/strata/api/streampbb\x06proto3"
 
 var (
 	file_strata_v1_stream_proto_rawDescOnce sync.Once
@@ -655,31 +702,34 @@ func file_strata_v1_stream_proto_rawDescGZIP() []byte {
 	return file_strata_v1_stream_proto_rawDescData
 }
 
-var file_strata_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_strata_v1_stream_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_strata_v1_stream_proto_goTypes = []any{
 	(*SubscribeRequest)(nil), // 0: strata.v1.SubscribeRequest
-	(*GenesisRequest)(nil),   // 1: strata.v1.GenesisRequest
-	(*HeaderRequest)(nil),    // 2: strata.v1.HeaderRequest
-	(*HeaderReply)(nil),      // 3: strata.v1.HeaderReply
-	(*BlockUpdate)(nil),      // 4: strata.v1.BlockUpdate
-	(*AccountChange)(nil),    // 5: strata.v1.AccountChange
-	(*Slot)(nil),             // 6: strata.v1.Slot
-	(*Code)(nil),             // 7: strata.v1.Code
-	(*GenesisItem)(nil),      // 8: strata.v1.GenesisItem
+	(*HeadRequest)(nil),      // 1: strata.v1.HeadRequest
+	(*GenesisRequest)(nil),   // 2: strata.v1.GenesisRequest
+	(*HeaderRequest)(nil),    // 3: strata.v1.HeaderRequest
+	(*HeaderReply)(nil),      // 4: strata.v1.HeaderReply
+	(*BlockUpdate)(nil),      // 5: strata.v1.BlockUpdate
+	(*AccountChange)(nil),    // 6: strata.v1.AccountChange
+	(*Slot)(nil),             // 7: strata.v1.Slot
+	(*Code)(nil),             // 8: strata.v1.Code
+	(*GenesisItem)(nil),      // 9: strata.v1.GenesisItem
 }
 var file_strata_v1_stream_proto_depIdxs = []int32{
-	5, // 0: strata.v1.BlockUpdate.accounts:type_name -> strata.v1.AccountChange
-	7, // 1: strata.v1.BlockUpdate.codes:type_name -> strata.v1.Code
-	6, // 2: strata.v1.AccountChange.slots:type_name -> strata.v1.Slot
-	6, // 3: strata.v1.GenesisItem.slots:type_name -> strata.v1.Slot
+	6, // 0: strata.v1.BlockUpdate.accounts:type_name -> strata.v1.AccountChange
+	8, // 1: strata.v1.BlockUpdate.codes:type_name -> strata.v1.Code
+	7, // 2: strata.v1.AccountChange.slots:type_name -> strata.v1.Slot
+	7, // 3: strata.v1.GenesisItem.slots:type_name -> strata.v1.Slot
 	0, // 4: strata.v1.BlockStream.Subscribe:input_type -> strata.v1.SubscribeRequest
-	1, // 5: strata.v1.BlockStream.Genesis:input_type -> strata.v1.GenesisRequest
-	2, // 6: strata.v1.BlockStream.Header:input_type -> strata.v1.HeaderRequest
-	4, // 7: strata.v1.BlockStream.Subscribe:output_type -> strata.v1.BlockUpdate
-	8, // 8: strata.v1.BlockStream.Genesis:output_type -> strata.v1.GenesisItem
-	3, // 9: strata.v1.BlockStream.Header:output_type -> strata.v1.HeaderReply
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
+	2, // 5: strata.v1.BlockStream.Genesis:input_type -> strata.v1.GenesisRequest
+	3, // 6: strata.v1.BlockStream.Header:input_type -> strata.v1.HeaderRequest
+	1, // 7: strata.v1.BlockStream.Head:input_type -> strata.v1.HeadRequest
+	5, // 8: strata.v1.BlockStream.Subscribe:output_type -> strata.v1.BlockUpdate
+	9, // 9: strata.v1.BlockStream.Genesis:output_type -> strata.v1.GenesisItem
+	4, // 10: strata.v1.BlockStream.Header:output_type -> strata.v1.HeaderReply
+	4, // 11: strata.v1.BlockStream.Head:output_type -> strata.v1.HeaderReply
+	8, // [8:12] is the sub-list for method output_type
+	4, // [4:8] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name
@@ -696,7 +746,7 @@ func file_strata_v1_stream_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_v1_stream_proto_rawDesc), len(file_strata_v1_stream_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

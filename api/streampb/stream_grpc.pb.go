@@ -28,6 +28,7 @@ const (
 	BlockStream_Subscribe_FullMethodName = "/strata.v1.BlockStream/Subscribe"
 	BlockStream_Genesis_FullMethodName   = "/strata.v1.BlockStream/Genesis"
 	BlockStream_Header_FullMethodName    = "/strata.v1.BlockStream/Header"
+	BlockStream_Head_FullMethodName      = "/strata.v1.BlockStream/Head"
 )
 
 // BlockStreamClient is the client API for BlockStream service.
@@ -35,13 +36,15 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type BlockStreamClient interface {
 	// Subscribe sends every block from `from` on, then new blocks as they are
-	// ingested.
+	// ingested; with `to` set it ends after block `to` (a catch-up range).
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BlockUpdate], error)
 	// Genesis sends block 0's state in address-hash order, an account's slots
 	// in chunks after it, for a follower starting from nothing.
 	Genesis(ctx context.Context, in *GenesisRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GenesisItem], error)
 	// Header returns the RLP header of a block (for reorg walks).
 	Header(ctx context.Context, in *HeaderRequest, opts ...grpc.CallOption) (*HeaderReply, error)
+	// Head returns the RLP header of the newest block the server holds.
+	Head(ctx context.Context, in *HeadRequest, opts ...grpc.CallOption) (*HeaderReply, error)
 }
 
 type blockStreamClient struct {
@@ -100,18 +103,30 @@ func (c *blockStreamClient) Header(ctx context.Context, in *HeaderRequest, opts 
 	return out, nil
 }
 
+func (c *blockStreamClient) Head(ctx context.Context, in *HeadRequest, opts ...grpc.CallOption) (*HeaderReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HeaderReply)
+	err := c.cc.Invoke(ctx, BlockStream_Head_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BlockStreamServer is the server API for BlockStream service.
 // All implementations must embed UnimplementedBlockStreamServer
 // for forward compatibility.
 type BlockStreamServer interface {
 	// Subscribe sends every block from `from` on, then new blocks as they are
-	// ingested.
+	// ingested; with `to` set it ends after block `to` (a catch-up range).
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[BlockUpdate]) error
 	// Genesis sends block 0's state in address-hash order, an account's slots
 	// in chunks after it, for a follower starting from nothing.
 	Genesis(*GenesisRequest, grpc.ServerStreamingServer[GenesisItem]) error
 	// Header returns the RLP header of a block (for reorg walks).
 	Header(context.Context, *HeaderRequest) (*HeaderReply, error)
+	// Head returns the RLP header of the newest block the server holds.
+	Head(context.Context, *HeadRequest) (*HeaderReply, error)
 	mustEmbedUnimplementedBlockStreamServer()
 }
 
@@ -130,6 +145,9 @@ func (UnimplementedBlockStreamServer) Genesis(*GenesisRequest, grpc.ServerStream
 }
 func (UnimplementedBlockStreamServer) Header(context.Context, *HeaderRequest) (*HeaderReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Header not implemented")
+}
+func (UnimplementedBlockStreamServer) Head(context.Context, *HeadRequest) (*HeaderReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Head not implemented")
 }
 func (UnimplementedBlockStreamServer) mustEmbedUnimplementedBlockStreamServer() {}
 func (UnimplementedBlockStreamServer) testEmbeddedByValue()                     {}
@@ -192,6 +210,24 @@ func _BlockStream_Header_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BlockStream_Head_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HeadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BlockStreamServer).Head(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BlockStream_Head_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BlockStreamServer).Head(ctx, req.(*HeadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BlockStream_ServiceDesc is the grpc.ServiceDesc for BlockStream service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -202,6 +238,10 @@ var BlockStream_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Header",
 			Handler:    _BlockStream_Header_Handler,
+		},
+		{
+			MethodName: "Head",
+			Handler:    _BlockStream_Head_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -184,11 +184,27 @@ func (s *server) Header(_ context.Context, req *pb.HeaderRequest) (*pb.HeaderRep
 	return &pb.HeaderReply{Header: raw}, nil
 }
 
-// Subscribe sends every block from req.From on, waiting for new ones.
+// Head returns the header of the newest held block.
+func (s *server) Head(context.Context, *pb.HeadRequest) (*pb.HeaderReply, error) {
+	head, err := s.src.Head()
+	if errors.Is(err, history.ErrEmpty) {
+		return nil, status.Error(codes.Unavailable, "the store holds no block yet")
+	}
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return s.Header(context.Background(), &pb.HeaderRequest{Number: head.Number})
+}
+
+// Subscribe sends every block from req.From on, waiting for new ones, and
+// ends after req.To when it is set.
 func (s *server) Subscribe(req *pb.SubscribeRequest, ss grpc.ServerStreamingServer[pb.BlockUpdate]) error {
 	ctx := ss.Context()
 	n := req.From
-	for {
+	if req.To != 0 && req.To < req.From {
+		return status.Errorf(codes.InvalidArgument, "range %d-%d is empty", req.From, req.To)
+	}
+	for req.To == 0 || n <= req.To {
 		head, err := s.src.Head()
 		if err != nil && !errors.Is(err, history.ErrEmpty) {
 			return status.Error(codes.Internal, err.Error())
@@ -214,6 +230,7 @@ func (s *server) Subscribe(req *pb.SubscribeRequest, ss grpc.ServerStreamingServ
 		}
 		n++
 	}
+	return nil
 }
 
 // Client receives blocks from another Strata.
@@ -248,9 +265,28 @@ func (c *Client) Header(ctx context.Context, n uint64) (*types.Header, error) {
 	return h, nil
 }
 
+// Head fetches the header of the server's newest block.
+func (c *Client) Head(ctx context.Context) (*types.Header, error) {
+	rep, err := c.c.Head(ctx, &pb.HeadRequest{})
+	if err != nil {
+		return nil, err
+	}
+	h := new(types.Header)
+	if err := rlp.DecodeBytes(rep.Header, h); err != nil {
+		return nil, fmt.Errorf("decode head header: %w", err)
+	}
+	return h, nil
+}
+
 // Subscribe streams blocks from from on; recv returns them one by one.
 func (c *Client) Subscribe(ctx context.Context, from uint64) (recv func() (*history.BlockUpdate, error), err error) {
-	s, err := c.c.Subscribe(ctx, &pb.SubscribeRequest{From: from})
+	return c.Range(ctx, from, 0)
+}
+
+// Range streams blocks from..to (to = 0: without end); after block to, recv
+// returns io.EOF.
+func (c *Client) Range(ctx context.Context, from, to uint64) (recv func() (*history.BlockUpdate, error), err error) {
+	s, err := c.c.Subscribe(ctx, &pb.SubscribeRequest{From: from, To: to})
 	if err != nil {
 		return nil, err
 	}

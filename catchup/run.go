@@ -1,0 +1,182 @@
+package catchup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/strata-chain/strata/history"
+)
+
+// Source streams a range of consecutive blocks.
+type Source interface {
+	// Range returns a function that yields blocks from..to in order, then
+	// io.EOF. Ranges may be read concurrently.
+	Range(ctx context.Context, from, to uint64) (recv func() (*history.BlockUpdate, error), err error)
+}
+
+// Store is what catch-up replays into.
+type Store interface {
+	Head() (history.Head, error)
+	StateAt(n uint64) (history.State, error)
+	history.BatchIngester
+}
+
+// Config bounds a catch-up.
+type Config struct {
+	// BatchBlocks is the number of blocks prepared and committed together:
+	// one write and one fsync per batch, and the unit a crash falls back to.
+	BatchBlocks int
+	// Fetchers is the number of batches fetched ahead while one is
+	// replayed; at most Fetchers+1 batches of updates are in memory.
+	Fetchers int
+	// Workers replay storage tries in parallel (0: GOMAXPROCS).
+	Workers int
+}
+
+// DefaultConfig suits a 2-core machine following a 200 ms chain.
+func DefaultConfig() Config {
+	return Config{BatchBlocks: 128, Fetchers: 2, Workers: runtime.GOMAXPROCS(0)}
+}
+
+// Batch reports one committed batch.
+type Batch struct {
+	From, To uint64        // the batch's blocks
+	Target   uint64        // the block the run catches up to
+	Done     uint64        // blocks committed since the run started
+	Elapsed  time.Duration // since the run started
+	Txs      int
+	Wait     time.Duration // waiting for the source
+	Prepare  time.Duration // trie replay
+	Commit   time.Duration // the batch write
+	HeadTime uint64        // the last block's timestamp
+}
+
+// Rate is the run's blocks per second so far.
+func (b Batch) Rate() float64 {
+	if b.Elapsed <= 0 {
+		return 0
+	}
+	return float64(b.Done) / b.Elapsed.Seconds()
+}
+
+// ErrDiverged means the source's block after the store's head does not
+// build on it: a reorg, which per-block following resolves.
+var ErrDiverged = errors.New("catch-up: the source's next block does not build on the store's head")
+
+// Run replays the blocks after the store's head up to and including to
+// from src, BatchBlocks to a commit, fetching ahead concurrently. It stops
+// at ctx's end (returning ctx.Err() with every finished batch committed),
+// on a root mismatch (*history.RootMismatchError, nothing of that batch
+// committed), or with ErrDiverged.
+func Run(ctx context.Context, cfg Config, st Store, src Source, to uint64, onBatch func(Batch)) error {
+	if cfg.BatchBlocks <= 0 {
+		cfg.BatchBlocks = DefaultConfig().BatchBlocks
+	}
+	cfg.Fetchers = max(cfg.Fetchers, 1)
+	head, err := st.Head()
+	if err != nil {
+		return err
+	}
+	if to <= head.Number {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type fetched struct {
+		us   []*history.BlockUpdate
+		err  error
+		done time.Time
+	}
+	// Batches are fetched in order of their start; the channel's capacity
+	// is the memory bound.
+	pending := make(chan chan fetched, cfg.Fetchers)
+	go func() {
+		defer close(pending)
+		for from := head.Number + 1; from <= to; from += uint64(cfg.BatchBlocks) {
+			last := min(from+uint64(cfg.BatchBlocks)-1, to)
+			ch := make(chan fetched, 1)
+			select {
+			case pending <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func(from, last uint64) {
+				us, err := fetchRange(ctx, src, from, last)
+				ch <- fetched{us, err, time.Now()}
+			}(from, last)
+		}
+	}()
+	start := time.Now()
+	var done uint64
+	for ch := range pending {
+		waitStart := time.Now()
+		var f fetched
+		select {
+		case f = <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if f.err != nil {
+			return f.err
+		}
+		wait := time.Since(waitStart)
+		us := f.us
+		if us[0].Header.ParentHash != head.Hash {
+			return fmt.Errorf("%w: block %d has parent %s, the head %d is %s", ErrDiverged, us[0].Number(), us[0].Header.ParentHash, head.Number, head.Hash)
+		}
+		t0 := time.Now()
+		base, err := st.StateAt(head.Number)
+		if err != nil {
+			return err
+		}
+		err = Prepare(ctx, base, us, cfg.Workers)
+		base.Close()
+		if err != nil {
+			return err
+		}
+		t1 := time.Now()
+		if err := st.IngestBatch(ctx, us); err != nil {
+			return err
+		}
+		t2 := time.Now()
+		last := us[len(us)-1]
+		head = history.Head{Number: last.Number(), Hash: last.Header.Hash(), Root: last.Header.Root}
+		done += uint64(len(us))
+		if onBatch != nil {
+			txs := 0
+			for _, u := range us {
+				txs += len(u.Transactions)
+			}
+			onBatch(Batch{From: us[0].Number(), To: head.Number, Target: to, Done: done, Elapsed: t2.Sub(start), Txs: txs,
+				Wait: wait, Prepare: t1.Sub(t0), Commit: t2.Sub(t1), HeadTime: last.Header.Time})
+		}
+	}
+	return ctx.Err()
+}
+
+// fetchRange reads blocks from..to from src, checking they are all there.
+func fetchRange(ctx context.Context, src Source, from, to uint64) ([]*history.BlockUpdate, error) {
+	recv, err := src.Range(ctx, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("catch-up: fetch %d-%d: %w", from, to, err)
+	}
+	us := make([]*history.BlockUpdate, 0, to-from+1)
+	for n := from; n <= to; n++ {
+		u, err := recv()
+		if err == io.EOF {
+			return nil, fmt.Errorf("catch-up: the source ended the range %d-%d after block %d", from, to, n-1)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catch-up: fetch block %d: %w", n, err)
+		}
+		if u.Header == nil || u.Number() != n {
+			return nil, fmt.Errorf("catch-up: asked for block %d, the source sent another", n)
+		}
+		us = append(us, u)
+	}
+	return us, nil
+}
