@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/strata-chain/strata/catchup"
 	"github.com/strata-chain/strata/history"
 	"github.com/strata-chain/strata/history/stream"
 )
@@ -22,6 +23,7 @@ import (
 type Chain interface {
 	history.Reader
 	history.Ingester
+	history.BatchIngester
 	history.GenesisLoader
 	// Unwind drops every block above n in one batch (a reorg).
 	Unwind(ctx context.Context, n uint64) error
@@ -46,6 +48,12 @@ type Config struct {
 	// ChainConfig is the chain's configuration when it does not come from a
 	// genesis file (following another Strata).
 	ChainConfig *params.ChainConfig
+	// CatchupThreshold is how many blocks behind the upstream's head the
+	// follower switches from per-block ingest to parallel catch-up replay
+	// (0 never switches). Catch-up applies to Strata stream upstreams.
+	CatchupThreshold uint64
+	// Catchup bounds catch-up replay.
+	Catchup catchup.Config
 }
 
 // DefaultConfig has the defaults for a 200 ms upstream.
@@ -56,8 +64,19 @@ func DefaultConfig() Config {
 		RetryInitial:   50 * time.Millisecond,
 		RetryMax:       5 * time.Second,
 		RequestTimeout: 10 * time.Second,
+
+		CatchupThreshold: 25,
+		Catchup:          catchup.DefaultConfig(),
 	}
 }
+
+// Mode is what a follower is doing.
+type Mode string
+
+const (
+	ModeLive    Mode = "live"     // one block at a time, as they come
+	ModeCatchup Mode = "catch-up" // replaying a backlog in batches
+)
 
 // BlockInfo describes one followed block.
 type BlockInfo struct {
@@ -81,8 +100,11 @@ type Follower struct {
 	up      *upstream      // a JSON-RPC upstream
 	sc      *stream.Client // or another Strata's block stream
 	onBlock func(BlockInfo)
+	onBatch func(catchup.Batch)
 
-	upHead atomic.Uint64
+	upHead   atomic.Uint64
+	upHeadAt atomic.Int64 // unix nanoseconds when upHead was last seen to grow
+	mode     atomic.Value // Mode
 }
 
 // New connects to the upstream and, on an empty chain, loads the genesis
@@ -153,8 +175,33 @@ func (f *Follower) ChainConfig() *params.ChainConfig { return f.config }
 // OnBlock registers a hook called after each ingested block; call before Run.
 func (f *Follower) OnBlock(fn func(BlockInfo)) { f.onBlock = fn }
 
+// OnBatch registers a hook called after each catch-up batch; call before Run.
+func (f *Follower) OnBatch(fn func(catchup.Batch)) { f.onBatch = fn }
+
 // UpstreamHead is the newest upstream block number seen.
 func (f *Follower) UpstreamHead() uint64 { return f.upHead.Load() }
+
+// Mode reports whether the follower is live or catching up.
+func (f *Follower) Mode() Mode {
+	if m, ok := f.mode.Load().(Mode); ok {
+		return m
+	}
+	return ModeLive
+}
+
+// seeUpstreamHead records an upstream head number.
+func (f *Follower) seeUpstreamHead(n uint64) {
+	for {
+		old := f.upHead.Load()
+		if n <= old {
+			return
+		}
+		if f.upHead.CompareAndSwap(old, n) {
+			f.upHeadAt.Store(time.Now().UnixNano())
+			return
+		}
+	}
+}
 
 // Close releases the upstream connection.
 func (f *Follower) Close() {
@@ -185,7 +232,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		if err != nil {
 			return nilOnCancel(ctx, err)
 		}
-		f.upHead.Store(upHead)
+		f.seeUpstreamHead(upHead)
 		if upHead < head.Number {
 			// The upstream is behind us: a reorg to a shorter branch, or
 			// another upstream. Unwind only if it disagrees with us.

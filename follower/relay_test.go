@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/strata-chain/strata/api"
+	"github.com/strata-chain/strata/catchup"
 	"github.com/strata-chain/strata/follower"
 	"github.com/strata-chain/strata/history/store"
 	"github.com/strata-chain/strata/history/stream"
@@ -36,7 +37,9 @@ func serveStream(t *testing.T, s *store.Store) string {
 
 // TestRelayTree runs a sequencer, a follower of its block stream and a
 // follower of that follower: all three answer eth_getProof identically at
-// every block.
+// every block. The first follower starts far behind and catches up in
+// batches; the second ingests one block at a time; all three stores hold
+// the same bytes (digest).
 func TestRelayTree(t *testing.T) {
 	cfg := sequencer.DefaultConfig()
 	cfg.BlockTime = 20 * time.Millisecond
@@ -49,7 +52,7 @@ func TestRelayTree(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	seq.OnBlock(func(info sequencer.BlockInfo) {
-		if info.Number == 30 {
+		if info.Number == 90 {
 			cancel()
 		}
 	})
@@ -65,9 +68,21 @@ func TestRelayTree(t *testing.T) {
 		defer s.Close()
 		fcfg := follower.DefaultConfig()
 		fcfg.URL, fcfg.ChainConfig = "strata://"+upstream, seq.ChainConfig()
+		fcfg.Catchup.BatchBlocks = 16
+		if i == 1 {
+			fcfg.CatchupThreshold = 0 // never: block by block
+		}
 		f, err := follower.New(context.Background(), fcfg, s, slog.New(slog.DiscardHandler))
 		require.NoError(t, err)
 		runCtx, stop := context.WithTimeout(context.Background(), time.Minute)
+		batches := 0
+		f.OnBatch(func(b catchup.Batch) {
+			batches++
+			require.Equal(t, follower.ModeCatchup, f.Mode())
+			if b.To == head.Number {
+				stop()
+			}
+		})
 		f.OnBlock(func(info follower.BlockInfo) {
 			if info.Number == head.Number {
 				stop()
@@ -79,6 +94,17 @@ func TestRelayTree(t *testing.T) {
 		got, err := s.Head()
 		require.NoError(t, err)
 		require.Equal(t, head, got, "follower %d reached the origin's head", i+1)
+		if i == 0 {
+			require.Greater(t, batches, 1, "the first follower caught up in batches")
+		} else {
+			require.Zero(t, batches)
+		}
+		require.Equal(t, follower.ModeLive, f.Mode())
+		want, err := origin.Digest()
+		require.NoError(t, err)
+		d, err := s.Digest()
+		require.NoError(t, err)
+		require.Equal(t, want, d, "follower %d holds the origin's bytes", i+1)
 		stores = append(stores, s)
 		upstream = serveStream(t, s) // the next follows this one
 	}

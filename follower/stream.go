@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/strata-chain/strata/catchup"
 	"github.com/strata-chain/strata/history"
 	"github.com/strata-chain/strata/history/stream"
 )
@@ -64,20 +65,39 @@ func (f *Follower) newStream(ctx context.Context) error {
 	return nil
 }
 
-// runStream follows another Strata's block stream.
+// errBehind ends live consumption when the follower has fallen more than
+// CatchupThreshold blocks behind; catch-up takes over.
+var errBehind = errors.New("fell behind the upstream")
+
+// runStream follows another Strata's block stream: catch-up replay while
+// far behind, then one block at a time.
 func (f *Follower) runStream(ctx context.Context) error {
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
+	go f.pollStreamHead(pollCtx)
 	wait := f.cfg.RetryInitial
 	for ctx.Err() == nil {
 		head, err := f.chain.Head()
 		if err != nil {
 			return err
 		}
-		sctx, cancel := context.WithCancel(ctx)
-		recv, err := f.sc.Subscribe(sctx, head.Number+1)
-		if err == nil {
-			err = f.consume(ctx, recv, head)
+		if f.behind(head.Number) {
+			err = f.catchUp(ctx, head)
+			if err == nil || errors.Is(err, catchup.ErrDiverged) {
+				continue // live ingest resolves a divergence as a reorg
+			}
+		} else {
+			sctx, cancel := context.WithCancel(ctx)
+			var recv func() (*history.BlockUpdate, error)
+			recv, err = f.sc.Subscribe(sctx, head.Number+1)
+			if err == nil {
+				err = f.consume(ctx, recv, head)
+			}
+			cancel()
+			if errors.Is(err, errBehind) {
+				continue
+			}
 		}
-		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -98,8 +118,73 @@ func (f *Follower) runStream(ctx context.Context) error {
 	return nil
 }
 
+// behind reports whether the upstream is far enough ahead of head for
+// catch-up replay.
+func (f *Follower) behind(head uint64) bool {
+	t := f.cfg.CatchupThreshold
+	return t > 0 && f.upHead.Load() > head+t
+}
+
+// pollStreamHead keeps the upstream head current while blocks stream in,
+// so a follower that falls behind notices it.
+func (f *Follower) pollStreamHead(ctx context.Context) {
+	tk := time.NewTicker(max(f.cfg.PollInterval, 10*time.Millisecond))
+	defer tk.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
+		h, err := f.sc.Head(rctx)
+		cancel()
+		if err == nil {
+			f.seeUpstreamHead(h.Number.Uint64())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+	}
+}
+
+// catchUp replays the backlog up to the upstream head in batches.
+func (f *Follower) catchUp(ctx context.Context, head history.Head) error {
+	target := f.upHead.Load()
+	f.mode.Store(ModeCatchup)
+	defer f.mode.Store(ModeLive)
+	f.log.Info("Catching up", "from", head.Number+1, "to", target, "behind", target-head.Number, "batch", f.cfg.Catchup.BatchBlocks)
+	start := time.Now()
+	err := catchup.Run(ctx, f.cfg.Catchup, f.chain, streamRange{f.sc}, target, func(b catchup.Batch) {
+		if f.onBatch != nil {
+			f.onBatch(b)
+		}
+	})
+	var mismatch *history.RootMismatchError
+	if errors.As(err, &mismatch) {
+		f.log.Error("State root mismatch: catch-up halted at the last good batch", "block", mismatch.Number, "hash", mismatch.Hash,
+			"header_root", mismatch.Want, "computed_root", mismatch.Computed)
+		return fmt.Errorf("follower halted: %w", err)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			f.log.Warn("Catch-up stopped", "err", err)
+		}
+		return err
+	}
+	took := time.Since(start)
+	f.log.Info("Caught up", "head", target, "blocks", target-head.Number, "took", took.Round(time.Millisecond).String(),
+		"blocks_per_s", fmt.Sprintf("%.1f", float64(target-head.Number)/took.Seconds()))
+	return nil
+}
+
+// streamRange reads catch-up ranges from another Strata.
+type streamRange struct{ c *stream.Client }
+
+func (s streamRange) Range(ctx context.Context, from, to uint64) (func() (*history.BlockUpdate, error), error) {
+	return s.c.Range(ctx, from, to)
+}
+
 // consume ingests streamed blocks until the stream fails or a reorg needs
-// a new subscription (then it returns nil).
+// a new subscription (then it returns nil), or the follower has fallen
+// behind (errBehind).
 func (f *Follower) consume(ctx context.Context, recv func() (*history.BlockUpdate, error), head history.Head) error {
 	for {
 		start := time.Now()
@@ -123,10 +208,13 @@ func (f *Follower) consume(ctx context.Context, recv func() (*history.BlockUpdat
 		}
 		now := time.Now()
 		head = history.Head{Number: u.Number(), Hash: u.Header.Hash(), Root: u.Header.Root}
-		f.upHead.Store(max(f.upHead.Load(), head.Number))
+		f.seeUpstreamHead(head.Number)
 		if f.onBlock != nil {
 			f.onBlock(BlockInfo{Number: head.Number, Hash: head.Hash, Txs: len(u.Transactions), Fetch: received.Sub(start),
 				Ingest: now.Sub(received), Committed: now, UpstreamHead: f.upHead.Load(), HeadTime: u.Header.Time})
+		}
+		if f.behind(head.Number) {
+			return errBehind
 		}
 	}
 }
