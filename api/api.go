@@ -9,10 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-chain/strata/history"
 )
@@ -36,7 +39,14 @@ type Config struct {
 	// ProofConcurrency bounds the proofs built at once (reth: 25); requests
 	// beyond it wait for a permit.
 	ProofConcurrency int
-	Log              *slog.Logger
+	// FutureWait is how long a request for a block newer than the head
+	// waits for that block to be ingested. 0 answers at once with geth's
+	// "header not found", extended with the head's number (also in the
+	// error's data field).
+	FutureWait time.Duration
+	// ProofLatency, if set, observes the seconds each eth_getProof took.
+	ProofLatency prometheus.Observer
+	Log          *slog.Logger
 }
 
 const (
@@ -136,10 +146,50 @@ func (b *backend) number(bn rpc.BlockNumber) (uint64, error) {
 	case rpc.EarliestBlockNumber:
 		return b.cfg.Reader.Oldest()
 	}
-	if bn < 0 || uint64(bn) > head.Number {
+	if bn < 0 {
 		return 0, errHeaderNotFound
 	}
+	if n := uint64(bn); n > head.Number {
+		return b.waitFor(n, head.Number)
+	}
 	return uint64(bn), nil
+}
+
+// futureBlockError answers a request for a block the store does not hold
+// yet. The message starts with geth's, so clients that match on it keep
+// working; the data field carries the numbers.
+type futureBlockError struct{ number, head uint64 }
+
+func (e *futureBlockError) Error() string {
+	return fmt.Sprintf("header not found: block %d is newer than the head %d", e.number, e.head)
+}
+func (e *futureBlockError) ErrorCode() int { return -32000 }
+func (e *futureBlockError) Unwrap() error  { return errHeaderNotFound }
+func (e *futureBlockError) ErrorData() any {
+	return map[string]hexutil.Uint64{"requested": hexutil.Uint64(e.number), "head": hexutil.Uint64(e.head)}
+}
+
+// waitFor waits up to FutureWait for block n to be ingested.
+func (b *backend) waitFor(n, head uint64) (uint64, error) {
+	if b.cfg.FutureWait <= 0 {
+		return 0, &futureBlockError{n, head}
+	}
+	deadline := time.Now().Add(b.cfg.FutureWait)
+	tk := time.NewTicker(2 * time.Millisecond)
+	defer tk.Stop()
+	for range tk.C {
+		h, err := b.cfg.Reader.Head()
+		if err != nil {
+			return 0, err
+		}
+		if h.Number >= n {
+			return n, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, &futureBlockError{n, h.Number}
+		}
+	}
+	return 0, &futureBlockError{n, head}
 }
 
 // header resolves a block number, tag or hash to its header, with geth's

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -94,6 +95,10 @@ func (api *EthAPI) GetProof(ctx context.Context, address common.Address, storage
 		if keys[i], lengths[i], err = decodeStorageKey(k); err != nil {
 			return nil, &invalidParamsError{fmt.Sprintf("%v: %q", err, k)}
 		}
+	}
+	if o := api.b.cfg.ProofLatency; o != nil {
+		start := time.Now()
+		defer func() { o.Observe(time.Since(start).Seconds()) }()
 	}
 	release, err := api.b.acquire(ctx)
 	if err != nil {
