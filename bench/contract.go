@@ -31,6 +31,33 @@ type Contract struct {
 	// MinBlockRate is the least share of the nominal block rate the chain
 	// must keep (blocks made per second × block time).
 	MinBlockRate float64 `yaml:"min_block_rate"`
+	// SLOHoldDown is how long a lag or ingest SLO must hold again after a
+	// breach before the node reports ready.
+	SLOHoldDown time.Duration `yaml:"slo_hold_down"`
+	// MinCatchupSpeed is the least catch-up replay speed, as a multiple of
+	// real time, at which a backlog must be closed.
+	MinCatchupSpeed float64 `yaml:"min_catchup_speed"`
+}
+
+// DefaultContract is configs/contract.yaml as shipped, for a node started
+// without the file.
+func DefaultContract() *Contract {
+	return &Contract{BlockTime: 200 * time.Millisecond, IngestP99: 100 * time.Millisecond, MaxLag: time.Second, MaxLagBlocks: 5,
+		ProofP99: 50 * time.Millisecond, ProofClients: 4, MaxEmptyBlockShare: 0.01, MinBlockRate: 0.98,
+		SLOHoldDown: 5 * time.Second, MinCatchupSpeed: 20}
+}
+
+// Scaled returns the contract's time limits for a chain with block time bt:
+// IngestP99 and MaxLag scale with bt over BlockTime, the rest is kept.
+func (c *Contract) Scaled(bt time.Duration) *Contract {
+	out := *c
+	if c.BlockTime > 0 && bt > 0 {
+		f := float64(bt) / float64(c.BlockTime)
+		out.IngestP99 = time.Duration(float64(c.IngestP99) * f)
+		out.MaxLag = time.Duration(float64(c.MaxLag) * f)
+		out.BlockTime = bt
+	}
+	return &out
 }
 
 // LoadContract reads a contract file; unknown keys are errors.

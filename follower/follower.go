@@ -87,6 +87,7 @@ type BlockInfo struct {
 	Build        time.Duration // diffs merged, system calls applied
 	Ingest       time.Duration // root check and commit
 	Committed    time.Time
+	Seen         time.Time // when the follower learnt the upstream holds the block
 	UpstreamHead uint64
 	HeadTime     uint64 // the header's timestamp
 }
@@ -101,6 +102,7 @@ type Follower struct {
 	sc      *stream.Client // or another Strata's block stream
 	onBlock func(BlockInfo)
 	onBatch func(catchup.Batch)
+	onHead  func(uint64, time.Time)
 
 	upHead   atomic.Uint64
 	upHeadAt atomic.Int64 // unix nanoseconds when upHead was last seen to grow
@@ -178,6 +180,10 @@ func (f *Follower) OnBlock(fn func(BlockInfo)) { f.onBlock = fn }
 // OnBatch registers a hook called after each catch-up batch; call before Run.
 func (f *Follower) OnBatch(fn func(catchup.Batch)) { f.onBatch = fn }
 
+// OnUpstreamHead registers a hook called when the upstream is seen to hold
+// a newer block; call before Run.
+func (f *Follower) OnUpstreamHead(fn func(n uint64, at time.Time)) { f.onHead = fn }
+
 // UpstreamHead is the newest upstream block number seen.
 func (f *Follower) UpstreamHead() uint64 { return f.upHead.Load() }
 
@@ -197,7 +203,11 @@ func (f *Follower) seeUpstreamHead(n uint64) {
 			return
 		}
 		if f.upHead.CompareAndSwap(old, n) {
-			f.upHeadAt.Store(time.Now().UnixNano())
+			now := time.Now()
+			f.upHeadAt.Store(now.UnixNano())
+			if f.onHead != nil {
+				f.onHead(n, now)
+			}
 			return
 		}
 	}
@@ -278,6 +288,10 @@ func nilOnCancel(ctx context.Context, err error) error {
 func (f *Follower) next(ctx context.Context, head history.Head) error {
 	n := head.Number + 1
 	start := time.Now()
+	seen := start
+	if at := time.Unix(0, f.upHeadAt.Load()); f.upHead.Load() >= n && at.Before(seen) {
+		seen = at
+	}
 	b, err := retry(ctx, f, "block", func(ctx context.Context) (*types.Block, error) { return f.up.block(ctx, n) })
 	if err != nil {
 		return err
@@ -324,7 +338,7 @@ func (f *Follower) next(ctx context.Context, head history.Head) error {
 	if f.onBlock != nil {
 		now := time.Now()
 		f.onBlock(BlockInfo{Number: n, Hash: b.Hash(), Txs: len(b.Transactions()), Fetch: fetched.Sub(start), Build: built.Sub(fetched),
-			Ingest: now.Sub(built), Committed: now, UpstreamHead: f.upHead.Load(), HeadTime: b.Time()})
+			Ingest: now.Sub(built), Committed: now, Seen: seen, UpstreamHead: f.upHead.Load(), HeadTime: b.Time()})
 	}
 	return nil
 }

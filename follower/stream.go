@@ -196,6 +196,7 @@ func (f *Follower) consume(ctx context.Context, recv func() (*history.BlockUpdat
 			return f.reorg(ctx, head, f.streamHash)
 		}
 		received := time.Now()
+		f.seeUpstreamHead(u.Number())
 		err = f.chain.Ingest(ctx, u)
 		var mismatch *history.RootMismatchError
 		if errors.As(err, &mismatch) {
@@ -208,10 +209,9 @@ func (f *Follower) consume(ctx context.Context, recv func() (*history.BlockUpdat
 		}
 		now := time.Now()
 		head = history.Head{Number: u.Number(), Hash: u.Header.Hash(), Root: u.Header.Root}
-		f.seeUpstreamHead(head.Number)
 		if f.onBlock != nil {
 			f.onBlock(BlockInfo{Number: head.Number, Hash: head.Hash, Txs: len(u.Transactions), Fetch: received.Sub(start),
-				Ingest: now.Sub(received), Committed: now, UpstreamHead: f.upHead.Load(), HeadTime: u.Header.Time})
+				Ingest: now.Sub(received), Committed: now, Seen: received, UpstreamHead: f.upHead.Load(), HeadTime: u.Header.Time})
 		}
 		if f.behind(head.Number) {
 			return errBehind

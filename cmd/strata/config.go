@@ -45,6 +45,12 @@ var options = []option{
 	{"follower.poll_interval", 50 * time.Millisecond, "follower mode: how often the upstream head is polled"},
 	{"follower.max_reorg_depth", uint64(64), "follower mode: the deepest reorg unwound; deeper halts"},
 	{"follower.request_timeout", 10 * time.Second, "follower mode: timeout of one upstream request"},
+	{"catchup.threshold", uint64(25), "follower mode: blocks behind a Strata upstream at which parallel catch-up replay takes over (0 never)"},
+	{"catchup.batch_blocks", 128, "catch-up: blocks replayed and committed per batch (one fsync; a crash resumes from the last batch)"},
+	{"catchup.fetchers", 2, "catch-up: batches fetched ahead while one replays (memory bound: fetchers+1 batches)"},
+	{"catchup.workers", 0, "catch-up: goroutines replaying storage tries (0: one per core)"},
+	{"api.future_wait", time.Duration(0), "how long a request for a block above the head waits for it (0: answer header not found at once, naming the head)"},
+	{"slo.contract", "configs/contract.yaml", "the shipping contract whose lag and ingest SLOs /readyz enforces (built-in defaults if the file is absent)"},
 }
 
 // addFlags registers every option as a flag of fs.

@@ -19,7 +19,8 @@ import (
 // readiness answers whether the node serves fresh data; nil means ready.
 type readiness func() error
 
-// opsServer serves /metrics, /healthz (alive) and /readyz (fresh) over HTTP.
+// opsServer serves /metrics, /healthz (alive), /readyz (fresh, SLOs met)
+// and the REST gateway (GET /v1/status) over HTTP.
 type opsServer struct {
 	addr  string
 	ln    net.Listener
@@ -27,9 +28,12 @@ type opsServer struct {
 	ready readiness
 }
 
-func newOpsServer(addr string, gatherer prometheus.Gatherer, ready readiness) *opsServer {
+func newOpsServer(addr string, gatherer prometheus.Gatherer, ready readiness, rest http.Handler) *opsServer {
 	o := &opsServer{addr: addr, ready: ready}
 	mux := http.NewServeMux()
+	if rest != nil {
+		mux.Handle("/v1/", rest)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {

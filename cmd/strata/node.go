@@ -18,6 +18,10 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/strata-chain/strata/api"
+	"github.com/strata-chain/strata/api/slo"
+	"github.com/strata-chain/strata/api/statuspb"
+	"github.com/strata-chain/strata/bench"
+	"github.com/strata-chain/strata/catchup"
 	"github.com/strata-chain/strata/follower"
 	"github.com/strata-chain/strata/history/store"
 	"github.com/strata-chain/strata/history/stream"
@@ -37,6 +41,9 @@ type nodeConfig struct {
 	Store          store.Config
 	Sequencer      sequencer.Config
 	Follower       follower.Config
+	FutureWait     time.Duration
+	// Contract holds the SLOs the node enforces, scaled to its block time.
+	Contract *bench.Contract
 }
 
 func nodeConfigFrom(v *viper.Viper) (nodeConfig, error) {
@@ -68,6 +75,17 @@ func nodeConfigFrom(v *viper.Viper) (nodeConfig, error) {
 	c.Follower.PollInterval = v.GetDuration("follower.poll_interval")
 	c.Follower.MaxReorgDepth = v.GetUint64("follower.max_reorg_depth")
 	c.Follower.RequestTimeout = v.GetDuration("follower.request_timeout")
+	c.Follower.CatchupThreshold = v.GetUint64("catchup.threshold")
+	c.Follower.Catchup.BatchBlocks = v.GetInt("catchup.batch_blocks")
+	c.Follower.Catchup.Fetchers = v.GetInt("catchup.fetchers")
+	if w := v.GetInt("catchup.workers"); w > 0 {
+		c.Follower.Catchup.Workers = w
+	}
+	c.FutureWait = v.GetDuration("api.future_wait")
+	var err error
+	if c.Contract, err = loadSLOContract(v.GetString("slo.contract")); err != nil {
+		return c, err
+	}
 	if strings.HasPrefix(c.Follower.URL, "strata://") {
 		// Another Strata's devnet: its chain configuration is the sequencer's.
 		c.Follower.ChainConfig = sequencer.ChainConfig(s.ChainID)
@@ -105,7 +123,26 @@ func (c nodeConfig) validate() error {
 	if err := c.Store.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.Follower.Catchup.BatchBlocks < 0 || c.Follower.Catchup.Fetchers < 0 {
+		errs = append(errs, fmt.Errorf("catchup.batch_blocks %d and catchup.fetchers %d: want at least 1 (0: the default)", c.Follower.Catchup.BatchBlocks, c.Follower.Catchup.Fetchers))
+	}
+	if c.FutureWait < 0 || c.FutureWait > time.Minute {
+		errs = append(errs, fmt.Errorf("api.future_wait %s: want 0 to 1m", c.FutureWait))
+	}
 	return errors.Join(errs...)
+}
+
+// loadSLOContract reads the contract whose SLOs the node enforces; an
+// absent default file falls back to the built-in copy.
+func loadSLOContract(path string) (*bench.Contract, error) {
+	if path == "" {
+		return bench.DefaultContract(), nil
+	}
+	c, err := bench.LoadContract(path)
+	if errors.Is(err, os.ErrNotExist) && path == "configs/contract.yaml" {
+		return bench.DefaultContract(), nil
+	}
+	return c, err
 }
 
 // node is one running Strata: store, sequencer, API and operator servers.
@@ -122,6 +159,7 @@ type node struct {
 	ops    *opsServer
 	grpc   *grpcServer
 	status *statusWindow
+	slo    *slo.Monitor
 
 	lastMu     sync.Mutex
 	lastCommit time.Time // guarded by lastMu
@@ -157,9 +195,18 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 	if err := n.store.RegisterMetrics(n.reg); err != nil {
 		return nil, err
 	}
-	m := newNodeMetrics(n.reg)
+	blockTime := cfg.Sequencer.BlockTime
+	contract := cfg.Contract
+	if contract == nil {
+		contract = bench.DefaultContract()
+	}
+	contract = contract.Scaled(blockTime)
+	n.slo = slo.New(slo.Objectives{MaxLagBlocks: uint64(contract.MaxLagBlocks), MaxLag: contract.MaxLag, IngestP99: contract.IngestP99,
+		Window: time.Minute, HoldDown: contract.SLOHoldDown}, time.Now)
+	m := newNodeMetrics(n.reg, n.slo, n.mode)
 	record := func(number uint64, txs int, ingest time.Duration, committed time.Time, lag time.Duration) {
 		n.status.add(blockEvent{at: committed, number: number, txs: txs, ingest: ingest, lag: lag})
+		n.slo.Committed(number, ingest)
 		m.head.Set(float64(number))
 		m.lag.Set(lag.Seconds())
 		n.lastMu.Lock()
@@ -172,9 +219,19 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 		if err != nil {
 			return nil, err
 		}
+		n.fol.OnUpstreamHead(func(number uint64, at time.Time) { n.slo.Upstream(number, at) })
 		n.fol.OnBlock(func(info follower.BlockInfo) {
-			// Lag: the block's age when committed (whole-second header time).
-			record(info.Number, info.Txs, info.Ingest, info.Committed, info.Committed.Sub(time.Unix(int64(info.HeadTime), 0)))
+			// Lag: from when the upstream was seen to hold the block to its commit.
+			record(info.Number, info.Txs, info.Ingest, info.Committed, info.Committed.Sub(info.Seen))
+		})
+		n.fol.OnBatch(func(b catchup.Batch) {
+			n.slo.Committed(b.To, 0)
+			m.catchupBlocks.Add(float64(b.To - b.From + 1))
+			m.catchupRate.Set(float64(b.To-b.From+1) / (b.Wait + b.Prepare + b.Commit).Seconds())
+			m.head.Set(float64(b.To))
+			n.lastMu.Lock()
+			n.lastCommit = time.Now()
+			n.lastMu.Unlock()
 		})
 		apiCfg = api.Config{ChainConfig: n.fol.ChainConfig(), Reader: n.store, Log: log.With("module", "api")}
 	} else {
@@ -184,6 +241,7 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 		}
 		n.seq.OnBlock(func(info sequencer.BlockInfo) {
 			lag := info.Committed.Sub(info.Due)
+			n.slo.Upstream(info.Number, info.Due)
 			record(info.Number, info.Txs, info.Ingest, info.Committed, lag)
 			m.observe(info)
 			for _, h := range n.blockHooks {
@@ -192,6 +250,8 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 		})
 		apiCfg = api.Config{ChainConfig: n.seq.ChainConfig(), Reader: n.store, TxPool: n.seq, Log: log.With("module", "api")}
 	}
+	apiCfg.FutureWait = cfg.FutureWait
+	apiCfg.ProofLatency = m.proof
 	rpcSrv, err := api.NewRPCServer(apiCfg)
 	if err != nil {
 		return nil, err
@@ -201,7 +261,11 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 		return nil, err
 	}
 	if cfg.MetricsPort != 0 {
-		n.ops = newOpsServer(net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.MetricsPort)), n.reg, n.ready)
+		gw, err := api.StatusGateway(context.Background(), n.nodeStatus)
+		if err != nil {
+			return nil, err
+		}
+		n.ops = newOpsServer(net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.MetricsPort)), n.reg, n.ready, gw)
 		if err := n.ops.Start(log); err != nil {
 			return nil, err
 		}
@@ -210,6 +274,7 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 		n.grpc = newGRPCServer(net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.GRPCPort)))
 		st := n.store
 		stream.Register(n.grpc.srv, st, func() (stream.GenesisExport, error) { return st.GenesisState() })
+		api.RegisterStatus(n.grpc.srv, n.nodeStatus)
 		if err := n.grpc.Start(log); err != nil {
 			return nil, err
 		}
@@ -221,8 +286,10 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 // onBlock adds a hook called after each block; call before run.
 func (n *node) onBlock(f func(sequencer.BlockInfo)) { n.blockHooks = append(n.blockHooks, f) }
 
-// ready fails when no block has been committed for ten block times (at
-// least a second): the data served is then going stale.
+// ready fails while a lag or ingest SLO is not ok (breached, or inside
+// its hold-down after a breach), and when no block has been committed for
+// ten block times (at least a second): the data served is then going
+// stale even if the upstream stalled too.
 func (n *node) ready() error {
 	n.lastMu.Lock()
 	last := n.lastCommit
@@ -234,7 +301,39 @@ func (n *node) ready() error {
 	if since := time.Since(last); since > limit {
 		return fmt.Errorf("last block committed %s ago (limit %s)", since.Round(time.Millisecond), limit)
 	}
+	if err := n.slo.Status().Ready(); err != nil {
+		return fmt.Errorf("SLO not met: %w", err)
+	}
 	return nil
+}
+
+// mode is what the node is doing: sequencer, live or catch-up.
+func (n *node) mode() string {
+	if n.fol != nil {
+		return string(n.fol.Mode())
+	}
+	return "sequencer"
+}
+
+// nodeStatus is GET /v1/status and strata.v1.Status/GetStatus.
+func (n *node) nodeStatus() *statuspb.NodeStatus {
+	st := n.slo.Status()
+	out := &statuspb.NodeStatus{Mode: n.mode(), UpstreamHead: st.UpstreamHead, LagBlocks: st.LagBlocks,
+		LagMs: float64(st.Lag) / float64(time.Millisecond), DiskBytes: n.store.DiskUsage()}
+	if h, err := n.store.Head(); err == nil {
+		out.Head, out.NewestBlock, out.HeadHash = h.Number, h.Number, h.Hash.Hex()
+		out.UpstreamHead = max(out.UpstreamHead, h.Number)
+		out.LagBlocks = out.UpstreamHead - h.Number
+	}
+	if o, err := n.store.Oldest(); err == nil {
+		out.OldestBlock = o
+	}
+	out.Ready = n.ready() == nil
+	for _, o := range st.Objectives {
+		out.Slos = append(out.Slos, &statuspb.SLO{Name: o.Name, Target: o.Target, Value: o.Value, State: string(o.State),
+			Since: o.Since.UTC().Format(time.RFC3339Nano)})
+	}
+	return out
 }
 
 // announce logs where the node serves and the dev accounts users can sign with.
