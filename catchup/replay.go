@@ -180,13 +180,19 @@ func replayOneStorage(ctx context.Context, base history.State, us []*history.Blo
 			if err != nil {
 				return nil, fmt.Errorf("catch-up: block %d: open storage trie of %s at %s: %w", u.Number(), a, root, err)
 			}
+			// Updates before deletions, as go-ethereum's StateDB and the
+			// store's per-block path order them, so the same nodes are
+			// rewritten and the stored versions are identical.
+			var deletions []common.Hash
 			for _, k := range sortedKeys(ch.Storage) {
 				if v := ch.Storage[k]; v == (common.Hash{}) {
-					err = tr.Delete(k[:])
-				} else {
-					err = tr.Update(k[:], storageLeaf(v))
+					deletions = append(deletions, k)
+				} else if err := tr.Update(k[:], storageLeaf(v)); err != nil {
+					return nil, fmt.Errorf("catch-up: block %d: storage %s/%s: %w", u.Number(), a, k, err)
 				}
-				if err != nil {
+			}
+			for _, k := range deletions {
+				if err := tr.Delete(k[:]); err != nil {
 					return nil, fmt.Errorf("catch-up: block %d: storage %s/%s: %w", u.Number(), a, k, err)
 				}
 			}
@@ -258,6 +264,7 @@ func replayAccounts(ctx context.Context, base history.State, us []*history.Block
 			return fmt.Errorf("catch-up: block %d: open account trie at %s: %w", n, root, err)
 		}
 		merged := trienode.NewMergedNodeSet()
+		var deleted []common.Hash // deleted after every update, as StateDB does
 		for _, a := range sortedKeys(u.Accounts) {
 			ch := u.Accounts[a]
 			prev, err := prevAccount(a)
@@ -275,9 +282,7 @@ func replayAccounts(ctx context.Context, base history.State, us []*history.Block
 					delete(u.Accounts, a) // nothing existed, nothing to delete
 					continue
 				}
-				if err := tr.Delete(a[:]); err != nil {
-					return fmt.Errorf("catch-up: block %d: delete account %s: %w", n, a, err)
-				}
+				deleted = append(deleted, a)
 				ch.Storage = clearsOf(st, nil)
 				accounts[a] = nil
 				continue
@@ -305,6 +310,11 @@ func replayAccounts(ctx context.Context, base history.State, us []*history.Block
 				return fmt.Errorf("catch-up: block %d: update account %s: %w", n, a, err)
 			}
 			accounts[a] = &acc
+		}
+		for _, a := range deleted {
+			if err := tr.Delete(a[:]); err != nil {
+				return fmt.Errorf("catch-up: block %d: delete account %s: %w", n, a, err)
+			}
 		}
 		newRoot, set := tr.Commit(false)
 		if newRoot != u.Header.Root {

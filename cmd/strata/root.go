@@ -18,7 +18,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newBenchCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newCatchupCmd(), newBenchCmd(), newVersionCmd())
 	return root
 }
 

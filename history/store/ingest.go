@@ -139,6 +139,7 @@ func (w *blockWriter) applyState(parent *state, parentRoot common.Hash, u *histo
 	if err != nil {
 		return common.Hash{}, fmt.Errorf("open account trie %s: %w", parentRoot, err)
 	}
+	var deleted []common.Hash // deleted from the trie after every update, as StateDB does
 	for _, addrHash := range sortedKeys(u.Accounts) {
 		ch := u.Accounts[addrHash]
 		if ch == nil {
@@ -164,9 +165,7 @@ func (w *blockWriter) applyState(parent *state, parentRoot common.Hash, u *histo
 			if prev == nil {
 				continue // nothing existed, nothing to delete
 			}
-			if err := accTrie.Delete(addrHash[:]); err != nil {
-				return common.Hash{}, fmt.Errorf("delete account %s: %w", addrHash, err)
-			}
+			deleted = append(deleted, addrHash)
 			if err := w.put(accountItem(addrHash), nil); err != nil {
 				return common.Hash{}, err
 			}
@@ -198,6 +197,11 @@ func (w *blockWriter) applyState(parent *state, parentRoot common.Hash, u *histo
 			return common.Hash{}, err
 		}
 	}
+	for _, addrHash := range deleted {
+		if err := accTrie.Delete(addrHash[:]); err != nil {
+			return common.Hash{}, fmt.Errorf("delete account %s: %w", addrHash, err)
+		}
+	}
 	root, set := accTrie.Commit(false)
 	if err := w.putNodes(set); err != nil {
 		return common.Hash{}, err
@@ -217,18 +221,24 @@ func (w *blockWriter) applyStorage(nodes trieNodes, stateRoot, addrHash, root co
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
+	// Updates before deletions, as go-ethereum's StateDB orders them: the
+	// trie then rewrites the same nodes, so a block stores the same node
+	// versions whether it was hashed here or by its producer.
+	var deletions []common.Hash
 	for _, k := range keys {
 		v := slots[k]
 		if v == (common.Hash{}) {
-			err = tr.Delete(k[:])
-		} else {
-			err = tr.Update(k[:], encodeStorageLeaf(v))
-		}
-		if err != nil {
+			deletions = append(deletions, k)
+		} else if err := tr.Update(k[:], encodeStorageLeaf(v)); err != nil {
 			return common.Hash{}, fmt.Errorf("storage %s/%s: %w", addrHash, k, err)
 		}
 		if err := w.put(slotItem(addrHash, k), encodeSlotValue(v)); err != nil {
 			return common.Hash{}, err
+		}
+	}
+	for _, k := range deletions {
+		if err := tr.Delete(k[:]); err != nil {
+			return common.Hash{}, fmt.Errorf("storage %s/%s: %w", addrHash, k, err)
 		}
 	}
 	newRoot, set := tr.Commit(false)
