@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,4 +98,13 @@ func TestStatusAndReadiness(t *testing.T) {
 	require.True(t, strings.Contains(metrics, "strata_proof_seconds_bucket"))
 	code, _ = get("/healthz")
 	require.Equal(t, http.StatusOK, code, "alive while not ready")
+
+	// Every series the Grafana dashboard queries is exported.
+	raw, err := os.ReadFile("../../configs/grafana-dashboard.json")
+	require.NoError(t, err)
+	names := regexp.MustCompile(`strata_[a-z0-9_]+`).FindAllString(string(raw), -1)
+	require.NotEmpty(t, names)
+	for _, name := range names {
+		require.Contains(t, metrics, "\n"+name, "dashboard series %s is not exported", name)
+	}
 }
