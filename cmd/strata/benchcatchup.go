@@ -32,6 +32,7 @@ type benchCatchupOptions struct {
 	initialSlots    int
 	gasPerSecond    uint64
 	catchup         catchup.Config
+	datadir         string
 }
 
 func newBenchCatchupCmd() *cobra.Command {
@@ -82,6 +83,7 @@ alone.`,
 	f.IntVar(&o.initialAccounts, "initial-accounts", -1, "override the profile's initial accounts")
 	f.IntVar(&o.initialSlots, "initial-slots", -1, "override the profile's initial slots")
 	f.Uint64Var(&o.gasPerSecond, "gas-per-second", 0, "override the profile's gas per second")
+	f.StringVar(&o.datadir, "datadir", "", "keep the chain's (DIR/chain) and the follower's (DIR/follower) stores here (default a temporary directory, removed)")
 	f.IntVar(&o.catchup.BatchBlocks, "batch-blocks", o.catchup.BatchBlocks, "catch-up blocks per batch")
 	f.IntVar(&o.catchup.Fetchers, "fetchers", o.catchup.Fetchers, "catch-up batches fetched ahead")
 	return cmd
@@ -106,11 +108,15 @@ func benchCatchup(ctx context.Context, o benchCatchupOptions, log *slog.Logger, 
 		return nil, err
 	}
 	contract = contract.Scaled(o.blockTime)
-	dir, err := os.MkdirTemp("", "strata-bench-catchup-")
-	if err != nil {
-		return nil, err
+	dir := o.datadir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "strata-bench-catchup-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	} else if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		return nil, fmt.Errorf("--datadir %s is not empty", dir)
 	}
-	defer os.RemoveAll(dir)
 	cfg := nodeConfig{Mode: "fullstack", DataDir: dir + "/chain", HTTPAddr: "127.0.0.1", GRPCPort: freeTCPPort(),
 		Store: store.DefaultConfig(), Sequencer: sequencer.DefaultConfig()}
 	cfg.Sequencer.BlockTime = o.blockTime
@@ -242,6 +248,12 @@ func benchCatchup(ctx context.Context, o benchCatchupOptions, log *slog.Logger, 
 		}
 		if inside && rec.TimeToSLO == 0 {
 			rec.TimeToSLO = now
+		}
+		if !o.chainLive && fh.Number >= ch {
+			// Nothing more arrives, so the lag objectives cannot recover on
+			// their own: caught up is the end.
+			rec.TimeToSLO, rec.TimeToReady = now, now
+			break
 		}
 		if inside && st.Ready() == nil {
 			rec.TimeToReady = now

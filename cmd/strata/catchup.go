@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -33,12 +34,13 @@ type catchupSource interface {
 
 func newCatchupCmd() *cobra.Command {
 	var (
-		from, to  uint64
-		source    string
-		datadir   string
-		blockTime time.Duration
-		every     time.Duration
-		cfg       = catchup.DefaultConfig()
+		from, to   uint64
+		source     string
+		datadir    string
+		blockTime  time.Duration
+		every      time.Duration
+		cpuProfile string
+		cfg        = catchup.DefaultConfig()
 	)
 	cmd := &cobra.Command{
 		Use:   "catchup",
@@ -56,6 +58,13 @@ the datadir at the last committed batch; running the command again resumes.`,
 				return err
 			}
 			ctx := cmd.Context()
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			src, err := openCatchupSource(source)
 			if err != nil {
 				return err
@@ -105,6 +114,7 @@ the datadir at the last committed batch; running the command again resumes.`,
 	f.Uint64Var(&to, "to", 0, "last block to replay (default the source's head)")
 	f.DurationVar(&blockTime, "block-time", 200*time.Millisecond, "the chain's block time, for the multiple of real time")
 	f.DurationVar(&every, "progress-interval", 5*time.Second, "off a terminal: interval of the JSON progress lines (0: one per committed batch)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the replay to this file")
 	f.IntVar(&cfg.BatchBlocks, "batch-blocks", cfg.BatchBlocks, "blocks per replayed and committed batch")
 	f.IntVar(&cfg.Fetchers, "fetchers", cfg.Fetchers, "batches fetched ahead while one replays")
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "goroutines replaying storage tries")
@@ -158,6 +168,7 @@ type countProgress struct {
 	label   string
 	total   uint64
 	every   time.Duration
+	ended   bool // the line for the last item was written
 	lastLog time.Time
 	log     *slog.Logger
 }
@@ -179,7 +190,8 @@ func (p *countProgress) update(done uint64, rate float64, detail string) {
 			frac*100, done, p.total, detail, eta)
 		return
 	}
-	if time.Since(p.lastLog) >= p.every || done >= p.total {
+	if time.Since(p.lastLog) >= p.every || (done >= p.total && !p.ended) {
+		p.ended = done >= p.total
 		p.lastLog = time.Now()
 		p.log.Info("Progress", "task", p.label, "done", done, "total", p.total, "percent", int(frac*100), "detail", detail, "eta", eta.String())
 	}
@@ -298,3 +310,16 @@ func (s storeSource) Genesis(context.Context) (history.GenesisSource, func(), er
 	return g, func() { g.Close() }, nil
 }
 func (s storeSource) Close() error { return s.s.Close() }
+
+// startCPUProfile profiles the process into file until the returned stop.
+func startCPUProfile(file string) (func(), error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}

@@ -33,7 +33,9 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 	if head == nil {
 		return fmt.Errorf("ingest batch: the store holds no genesis")
 	}
-	b := s.db.NewBatch()
+	// Size the batch up front: growing a batch of hundreds of megabytes by
+	// doubling copies it over and over.
+	b := s.db.NewBatchWithSize(estimateBatchSize(us))
 	defer b.Close()
 	cur := *head
 	nodes := 0
@@ -78,4 +80,27 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 	s.head.Store(&cur)
 	s.observeBatch(time.Since(start), len(us), nodes)
 	return nil
+}
+
+// estimateBatchSize guesses the bytes a run of complete updates writes.
+func estimateBatchSize(us []*history.BlockUpdate) int {
+	const keyOverhead = 64 // key, version and record header
+	size := 0
+	for _, u := range us {
+		size += 4096 + 256*len(u.Transactions) // header, body, receipts, lookups
+		for _, ch := range u.Accounts {
+			size += keyOverhead + 80 + len(ch.Storage)*(keyOverhead+32)
+		}
+		for _, code := range u.Codes {
+			size += keyOverhead + len(code)
+		}
+		if u.Nodes != nil {
+			for _, set := range u.Nodes.Sets {
+				for path, n := range set.Nodes {
+					size += keyOverhead + len(path) + len(n.Blob)
+				}
+			}
+		}
+	}
+	return size
 }
