@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/replay"
 	"github.com/strata-chain/strata/history/historytest"
 	"github.com/strata-chain/strata/history/store"
 )
@@ -62,7 +63,7 @@ func TestCatchupCrashChild(t *testing.T) {
 		}
 		base, err := s.StateAt(next - 1)
 		if err == nil {
-			err = Prepare(ctx, base, run, 2)
+			err = replay.Prepare(ctx, base, run, 2)
 			base.Close()
 		}
 		if err == nil {

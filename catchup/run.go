@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/replay"
 )
 
 // Source streams a range of consecutive blocks.
@@ -133,7 +134,7 @@ func Run(ctx context.Context, cfg Config, st Store, src Source, to uint64, onBat
 		if err != nil {
 			return err
 		}
-		err = Prepare(ctx, base, us, cfg.Workers)
+		err = replay.Prepare(ctx, base, us, cfg.Workers)
 		base.Close()
 		if err != nil {
 			return err

@@ -39,6 +39,7 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 	defer b.Close()
 	cur := *head
 	nodes := 0
+	ingested := s.bytes.ingested.Load()
 	for _, u := range us {
 		if u == nil || u.Header == nil || u.Header.Number == nil {
 			return fmt.Errorf("ingest batch: update without header")
@@ -56,6 +57,7 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 		if u.Transactions != nil && u.Receipts != nil && len(u.Transactions) != len(u.Receipts) {
 			return fmt.Errorf("ingest block %d: %d transactions but %d receipts", n, len(u.Transactions), len(u.Receipts))
 		}
+		before := b.Len()
 		w := &blockWriter{batch: b, block: n}
 		root, err := w.applyPrecomputed(nil, cur.Root, u)
 		if err != nil {
@@ -69,6 +71,9 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 			return fmt.Errorf("ingest block %d: %w", n, err)
 		}
 		nodes += w.nodes
+		if ingested, err = s.countBlockBytes(b, n, uint64(b.Len()-before), ingested); err != nil {
+			return err
+		}
 		cur = history.Head{Number: n, Hash: hash, Root: root}
 	}
 	if err := b.Set(metaKey(metaHead), encodeHead(cur), nil); err != nil {
@@ -78,6 +83,7 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 		return fmt.Errorf("ingest blocks %d-%d: commit: %w", us[0].Number(), cur.Number, err)
 	}
 	s.head.Store(&cur)
+	s.bytes.ingested.Store(ingested)
 	s.observeBatch(time.Since(start), len(us), nodes)
 	return nil
 }

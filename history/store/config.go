@@ -19,6 +19,8 @@ type Config struct {
 	NoSync bool
 	// FS overrides the file system (tests use vfs.NewMem or a crashable FS).
 	FS vfs.FS
+	// Retention sets the tiers; the zero value keeps everything.
+	Retention Retention
 }
 
 // DefaultConfig is the configuration `strata run` uses unless told otherwise.
@@ -37,6 +39,9 @@ func (c Config) Validate() error {
 	}
 	if c.BlockCacheBytes < 0 {
 		errs = append(errs, fmt.Errorf("block cache bytes must not be negative, got %d", c.BlockCacheBytes))
+	}
+	if err := c.Retention.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 )
 
-// Digest hashes everything the store holds except meta, in key order, with
+// Digest hashes everything the store holds except meta and byte counts, in key order, with
 // each block's changeset taken as a set. Two stores that hold the same
 // history have the same digest however their blocks were written (one at a
 // time, in catch-up batches, after unwinds), so it compares replicas.
@@ -22,8 +22,8 @@ func (s *Store) Digest() (common.Hash, error) {
 	h := crypto.NewKeccakState()
 	for valid := it.First(); valid; valid = it.Next() {
 		k := it.Key()
-		if bytes.HasPrefix(k, metaPrefix) {
-			continue
+		if bytes.HasPrefix(k, metaPrefix) || bytes.HasPrefix(k, sizePrefix) {
+			continue // bookkeeping, not history
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {

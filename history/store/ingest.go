@@ -84,10 +84,15 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 	if err := b.Set(metaKey(metaHead), encodeHead(newHead), nil); err != nil {
 		return err
 	}
+	ingested, err := s.countBlockBytes(b, n, uint64(b.Len()), s.bytes.ingested.Load())
+	if err != nil {
+		return err
+	}
 	if err := b.Commit(s.writeOpts()); err != nil {
 		return fmt.Errorf("ingest block %d: commit: %w", n, err)
 	}
 	s.head.Store(&newHead)
+	s.bytes.ingested.Store(ingested)
 	s.observeIngest(time.Since(start), w.nodes)
 	return nil
 }
@@ -348,4 +353,14 @@ func decodeChangeset(b []byte) ([][]byte, error) {
 		b = b[n+int(l):]
 	}
 	return items, nil
+}
+
+// countBlockBytes records in b the logical bytes block n holds (its size
+// key, for the tier accounting) and the new ingested total, and returns it.
+func (s *Store) countBlockBytes(b *pebble.Batch, n, size, ingested uint64) (uint64, error) {
+	if err := b.Set(blockKey(sizePrefix, n), encodeBlock(size), nil); err != nil {
+		return 0, err
+	}
+	ingested += size
+	return ingested, b.Set(metaKey(metaIngested), encodeBlock(ingested), nil)
 }

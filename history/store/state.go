@@ -41,6 +41,11 @@ func (s *Store) openState(block uint64, root common.Hash) (*state, error) {
 	return &state{s: s, block: block, root: root, snap: s.db.NewSnapshot()}, nil
 }
 
+// openStateOn opens the state of block over snap, which it then owns.
+func (s *Store) openStateOn(snap *pebble.Snapshot, block uint64, root common.Hash) *state {
+	return &state{s: s, block: block, root: root, snap: snap}
+}
+
 func (st *state) Root() common.Hash { return st.root }
 
 // Close implements history.State. It is idempotent.

@@ -33,7 +33,12 @@ type Store struct {
 	// head is the newest committed block, nil while the store is empty.
 	// Written only under ingestMu after the batch that moves it committed.
 	head   atomic.Pointer[history.Head]
-	oldest atomic.Uint64
+	oldest atomic.Uint64 // the oldest block with full state (meta oldest)
+	recent atomic.Uint64 // the first block with every node version (meta recent)
+
+	migrateMu sync.Mutex // serialises Migrate
+	bytes     tierBytes
+	pinned    map[common.Hash][]byte // pinned address hash -> its key nibbles
 
 	closed  atomic.Bool
 	metrics atomic.Pointer[metrics] // nil until RegisterMetrics
@@ -108,7 +113,7 @@ func (s *Store) loadMeta() error {
 		if _, err := s.get(metaKey(metaBulkLoad)); err == nil {
 			return errors.New("the store holds an interrupted bulk genesis load: delete the datadir and load again")
 		}
-		return nil
+		return s.loadRetentionMeta()
 	case err != nil:
 		return fmt.Errorf("read head: %w", err)
 	}
@@ -120,7 +125,7 @@ func (s *Store) loadMeta() error {
 	if v, err := s.get(metaKey(metaOldest)); err == nil && len(v) == 8 {
 		s.oldest.Store(binary.BigEndian.Uint64(v))
 	}
-	return nil
+	return s.loadRetentionMeta()
 }
 
 func encodeHead(h history.Head) []byte {
@@ -279,7 +284,10 @@ func (s *Store) Code(codeHash common.Hash) ([]byte, error) {
 	return s.get(hashKey(codePrefix, codeHash))
 }
 
-// StateAt implements history.Reader.
+// StateAt implements history.Reader. A block in the recent tier, or at a
+// checkpoint of the window, is read directly; one between the window's
+// checkpoints is rebuilt from the checkpoint below it; one below the window
+// serves only pinned accounts (others get *history.PrunedError).
 func (s *Store) StateAt(n uint64) (history.State, error) {
 	h := s.head.Load()
 	if h == nil {
@@ -288,14 +296,42 @@ func (s *Store) StateAt(n uint64) (history.State, error) {
 	if n > h.Number {
 		return nil, &history.FutureError{Number: n, Head: h.Number}
 	}
-	if oldest := s.oldest.Load(); n < oldest {
+	if s.closed.Load() {
+		return nil, history.ErrClosed
+	}
+	// The tier boundaries are read from the same snapshot as the data, so
+	// a migration committing meanwhile cannot mislead the read.
+	snap := s.db.NewSnapshot()
+	recent, oldest := uint64(0), uint64(0)
+	if v, err := getFrom(snap, metaKey(metaRecent)); err == nil && len(v) == 8 {
+		recent = binary.BigEndian.Uint64(v)
+	}
+	if v, err := getFrom(snap, metaKey(metaOldest)); err == nil && len(v) == 8 {
+		oldest = binary.BigEndian.Uint64(v)
+	}
+	if n < oldest && len(s.pinned) == 0 {
+		snap.Close()
 		return nil, &history.PrunedError{Number: n, Oldest: oldest}
 	}
-	hdr, err := s.HeaderByNumber(n)
+	raw, err := getFrom(snap, blockKey(headerPrefix, n))
 	if err != nil {
-		return nil, err
+		snap.Close()
+		return nil, fmt.Errorf("header %d: %w", n, err)
 	}
-	return s.openState(n, hdr.Root)
+	var hdr types.Header
+	if err := rlp.DecodeBytes(raw, &hdr); err != nil {
+		snap.Close()
+		return nil, fmt.Errorf("decode header %d: %w", n, err)
+	}
+	C := max(s.cfg.Retention.Checkpoint, 1)
+	switch {
+	case n >= recent || (n >= oldest && n%C == 0):
+		return s.openStateOn(snap, n, hdr.Root), nil
+	case n >= oldest:
+		return s.windowState(snap, n)
+	default:
+		return &pinnedState{state: s.openStateOn(snap, n, hdr.Root), oldest: oldest}, nil
+	}
 }
 
 type pebbleLogger struct{ log *slog.Logger }

@@ -27,6 +27,10 @@ func (s *Store) Unwind(ctx context.Context, n uint64) error {
 	if oldest := s.oldest.Load(); n < oldest {
 		return &history.PrunedError{Number: n, Oldest: oldest}
 	}
+	if recent := s.recent.Load(); n+1 < recent {
+		return fmt.Errorf("unwind to %d: blocks below %d are already compacted into the window tier", n, recent)
+	}
+	ingested := s.bytes.ingested.Load()
 	target, err := s.HeaderByNumber(n)
 	if err != nil {
 		return fmt.Errorf("unwind to %d: %w", n, err)
@@ -63,7 +67,12 @@ func (s *Store) Unwind(ctx context.Context, n uint64) error {
 				return err
 			}
 		}
-		for _, k := range [][]byte{blockKey(headerPrefix, blk), blockKey(bodyPrefix, blk), blockKey(receiptPrefix, blk), blockKey(changePrefix, blk), hashKey(hashPrefix, hdr.Hash())} {
+		size, err := blockSize(s.db, blk)
+		if err != nil {
+			return err
+		}
+		ingested = sub(ingested, size)
+		for _, k := range [][]byte{blockKey(headerPrefix, blk), blockKey(bodyPrefix, blk), blockKey(receiptPrefix, blk), blockKey(changePrefix, blk), blockKey(sizePrefix, blk), hashKey(hashPrefix, hdr.Hash())} {
 			if err := b.Delete(k, nil); err != nil {
 				return err
 			}
@@ -73,10 +82,14 @@ func (s *Store) Unwind(ctx context.Context, n uint64) error {
 	if err := b.Set(metaKey(metaHead), encodeHead(newHead), nil); err != nil {
 		return err
 	}
+	if err := b.Set(metaKey(metaIngested), encodeBlock(ingested), nil); err != nil {
+		return err
+	}
 	if err := b.Commit(s.writeOpts()); err != nil {
 		return fmt.Errorf("unwind to %d: commit: %w", n, err)
 	}
 	s.head.Store(&newHead)
+	s.bytes.ingested.Store(ingested)
 	s.log.Info("Unwound history", "from", head.Number, "to", n, "hash", newHead.Hash)
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/replay"
 	"github.com/strata-chain/strata/history/historytest"
 	"github.com/strata-chain/strata/history/store"
 )
@@ -38,7 +39,7 @@ func ingestRuns(t *testing.T, s *store.Store, g *historytest.Chain, n int, rng *
 		require.NoError(t, err)
 		base, err := s.StateAt(head.Number)
 		require.NoError(t, err)
-		require.NoError(t, Prepare(ctx, base, run, 1+rng.IntN(4)), "run %d-%d", next, next+l-1)
+		require.NoError(t, replay.Prepare(ctx, base, run, 1+rng.IntN(4)), "run %d-%d", next, next+l-1)
 		require.NoError(t, base.Close())
 		require.NoError(t, s.IngestBatch(ctx, run))
 		next += l
@@ -171,7 +172,7 @@ func TestCatchupRootMismatch(t *testing.T) {
 	base, err := s.StateAt(0)
 	require.NoError(t, err)
 	defer base.Close()
-	err = Prepare(ctx, base, run, 2)
+	err = replay.Prepare(ctx, base, run, 2)
 	var mismatch *history.RootMismatchError
 	require.True(t, errors.As(err, &mismatch), "got %v", err)
 	require.Equal(t, uint64(12), mismatch.Number)
@@ -187,7 +188,7 @@ func TestCatchupRootMismatch(t *testing.T) {
 	for i := range good {
 		good[i] = g2.Next()
 	}
-	require.NoError(t, Prepare(ctx, base, good, 2))
+	require.NoError(t, replay.Prepare(ctx, base, good, 2))
 	good[2].Header.Root = common.HexToHash("0xbad")
 	require.True(t, errors.As(s.IngestBatch(ctx, good), &mismatch))
 	head, _ = s.Head()
