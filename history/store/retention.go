@@ -524,3 +524,21 @@ func (p *pinnedState) Storage(a, slot common.Hash) (common.Hash, error) {
 	}
 	return p.state.Storage(a, slot)
 }
+
+// Compact compacts the whole key space, so deleted versions free their
+// disk (pruning leaves that to Pebble's background compactions otherwise).
+func (s *Store) Compact() error {
+	if s.closed.Load() {
+		return history.ErrClosed
+	}
+	return s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true)
+}
+
+// LiveTableBytes is the size of the sstables the store's data lives in,
+// without WAL and files waiting for deletion: what compaction shrinks.
+func (s *Store) LiveTableBytes() uint64 {
+	if s.closed.Load() {
+		return 0
+	}
+	return s.db.Metrics().Table.Local.LiveSize
+}

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/historytest"
+)
+
+// testRetention has small spans so that thousands of blocks cross every
+// tier: 40 recent blocks, a 96-block window, checkpoints every 8 blocks.
+func testRetention(pinned ...common.Hash) Retention {
+	return Retention{Recent: 40, Window: 96, Checkpoint: 8, Pinned: pinned}
+}
+
+// TestRetentionProperty ingests a random history of 800 blocks while
+// migrating in random bounded steps, and checks after every few steps that
+// every block answers as its tier promises: at and above the oldest full
+// block, the state root, flat reads and proofs of present and absent keys
+// match the model (directly in the recent tier and at checkpoints, rebuilt
+// between checkpoints); below it, pinned accounts still prove against the
+// model's root and every other account gets an error naming the oldest
+// block.
+func TestRetentionProperty(t *testing.T) {
+	seed := *seedFlag
+	t.Logf("seed %d (rerun with -seed=%d)", seed, seed)
+	ctx := context.Background()
+	g := historytest.NewChain(seed)
+	first := g.Next() // block 0 creates the first accounts; pin two of them
+	pinned := []common.Hash{g.Keys[0], g.Keys[1]}
+	cfg := DefaultConfig()
+	cfg.NodeCacheEntries = 1 // the hash-keyed cache would hide a node the tiers lost
+	cfg.Retention = testRetention(pinned...)
+	s, err := OpenMem(cfg)
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Ingest(ctx, first))
+	rng := rand.New(rand.NewPCG(seed, 17))
+	const blocks = 800
+	for n := 1; n <= blocks; n++ {
+		require.NoError(t, s.Ingest(ctx, g.Next()))
+		if rng.IntN(3) == 0 {
+			_, err := s.Migrate(ctx, 1+rng.IntN(24))
+			require.NoError(t, err)
+		}
+		if n%400 == 0 || n == blocks {
+			checkTiers(t, s, g, pinned, rng)
+		}
+	}
+	for {
+		res, err := s.Migrate(ctx, 1000)
+		require.NoError(t, err)
+		if !res.More {
+			break
+		}
+	}
+	checkTiers(t, s, g, pinned, rng)
+	tiers := s.Tiers()
+	require.Equal(t, "recent", tiers[0].Name)
+	require.GreaterOrEqual(t, blocks-tiers[0].Earliest+1, uint64(40), "the recent tier keeps at least Recent blocks")
+	require.Less(t, blocks-tiers[0].Earliest+1, uint64(40+8), "and gives up whole intervals")
+	require.Equal(t, tiers[0].Earliest-1, tiers[1].Latest)
+	require.Zero(t, tiers[1].Earliest%8)
+	for _, tr := range tiers {
+		require.Positive(t, tr.Bytes, "tier %s holds bytes", tr.Name)
+	}
+}
+
+// checkTiers checks every block of the store against the model.
+func checkTiers(t *testing.T, s *Store, g *historytest.Chain, pinned []common.Hash, rng *rand.Rand) {
+	t.Helper()
+	head, err := s.Head()
+	require.NoError(t, err)
+	oldest, err := s.Oldest()
+	require.NoError(t, err)
+	for n := uint64(0); n <= head.Number; n++ {
+		if n >= oldest {
+			if n%5 == 0 || n+50 > head.Number || n < oldest+10 { // every block near the tier edges, a fifth elsewhere
+				checkState(t, s, g, n)
+			}
+			continue
+		}
+		st, err := s.StateAt(n)
+		require.NoError(t, err, "block %d below the window still serves pinned accounts", n)
+		require.Equal(t, g.States[n].Root(), st.Root())
+		for _, a := range pinned {
+			acc, err := st.Account(a)
+			require.NoError(t, err)
+			val := proveAndVerify(t, trie.StateTrieID(st.Root()), st.Nodes(), a[:])
+			m, ok := g.States[n][a]
+			if !ok {
+				require.Nil(t, acc)
+				require.Nil(t, val)
+				continue
+			}
+			blob, _ := rlp.EncodeToBytes(m.StateAccount())
+			require.Equal(t, blob, val, "block %d: pinned %s", n, a)
+			if acc.Root != types.EmptyRootHash {
+				for _, slot := range g.Slots[:8] {
+					pv := proveAndVerify(t, trie.StorageTrieID(st.Root(), a, acc.Root), st.Nodes(), slot[:])
+					if m.Storage[slot] == (common.Hash{}) {
+						require.Nil(t, pv)
+					} else {
+						require.Equal(t, encodeStorageLeaf(m.Storage[slot]), pv)
+					}
+				}
+			}
+		}
+		other := g.Keys[2+rng.IntN(len(g.Keys)-2)]
+		_, err = st.Account(other)
+		var pruned *history.PrunedError
+		require.True(t, errors.As(err, &pruned), "block %d: unpinned account below the window: got %v", n, err)
+		require.Equal(t, oldest, pruned.Oldest)
+		require.NoError(t, st.Close())
+	}
+}
+
+// TestRetentionShrinksDisk: migrating and compacting a store on disk frees
+// space.
+func TestRetentionShrinksDisk(t *testing.T) {
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.NoSync = true
+	cfg.Retention = Retention{Recent: 32, Window: 64, Checkpoint: 16}
+	s, err := Open(t.TempDir(), cfg, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	g := historytest.NewChain(4)
+	for range 1200 {
+		require.NoError(t, s.Ingest(ctx, g.Next()))
+	}
+	require.NoError(t, s.Compact())
+	before := s.LiveTableBytes()
+	for {
+		res, err := s.Migrate(ctx, 500)
+		require.NoError(t, err)
+		if !res.More {
+			break
+		}
+	}
+	require.NoError(t, s.Compact())
+	after := s.LiveTableBytes()
+	t.Logf("disk %d -> %d bytes", before, after)
+	require.Less(t, after, before*3/4, "migration freed at least a quarter of the disk")
+	head, _ := s.Head()
+	checkState(t, s, g, head.Number)
+	oldest, _ := s.Oldest()
+	checkState(t, s, g, oldest)
+	checkState(t, s, g, oldest+5) // rebuilt between checkpoints
+}
