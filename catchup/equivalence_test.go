@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-chain/strata/history"
-	"github.com/strata-chain/strata/history/replay"
 	"github.com/strata-chain/strata/history/historytest"
+	"github.com/strata-chain/strata/history/replay"
 	"github.com/strata-chain/strata/history/store"
 )
 

@@ -68,7 +68,7 @@ type view struct {
 	base     history.State
 	root     common.Hash
 	nodes    *overlay
-	accounts map[common.Hash]*types.StateAccount          // nil value: deleted
+	accounts map[common.Hash]*types.StateAccount         // nil value: deleted
 	slots    map[common.Hash]map[common.Hash]common.Hash // nil map with the key present: storage dropped
 	codes    map[common.Hash][]byte
 	wiped    []common.Hash
