@@ -44,6 +44,8 @@ type Config struct {
 	// "header not found", extended with the head's number (also in the
 	// error's data field).
 	FutureWait time.Duration
+	// Tiers reports the retention tiers (strata_tiers); nil if unknown.
+	Tiers func() []Tier
 	// ProofLatency, if set, observes the seconds each eth_getProof took.
 	ProofLatency prometheus.Observer
 	Log          *slog.Logger
@@ -79,6 +81,7 @@ func NewRPCServer(cfg Config) (*rpc.Server, error) {
 		"eth":      &EthAPI{b: b},
 		"optimism": &OptimismAPI{b: b},
 		"debug":    &DebugAPI{b: b},
+		"strata":   &StrataAPI{b: b},
 	} {
 		if err := srv.RegisterName(ns, svc); err != nil {
 			return nil, fmt.Errorf("register %s: %w", ns, err)

@@ -188,7 +188,11 @@ func benchCatchup(ctx context.Context, o benchCatchupOptions, log *slog.Logger, 
 
 	// Warm up live, then the outage.
 	stopFollower := runFollower()
-	if err := waitChain(ctx, chainErr, func() bool { return chainHead() >= uint64(o.warmup/o.blockTime) }); err != nil {
+	// Warm up: the follower has loaded the genesis and follows live.
+	if err := waitChain(ctx, chainErr, func() bool {
+		fh, err := fs.Head()
+		return err == nil && chainHead() >= uint64(o.warmup/o.blockTime) && fh.Number+fcfg.CatchupThreshold/2 >= chainHead() && f.Mode() == follower.ModeLive
+	}); err != nil {
 		return nil, err
 	}
 	stopFollower()

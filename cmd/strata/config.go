@@ -49,6 +49,10 @@ var options = []option{
 	{"catchup.batch_blocks", 128, "catch-up: blocks replayed and committed per batch (one fsync; a crash resumes from the last batch)"},
 	{"catchup.fetchers", 2, "catch-up: batches fetched ahead while one replays (memory bound: fetchers+1 batches)"},
 	{"catchup.workers", 0, "catch-up: goroutines replaying storage tries (0: one per core)"},
+	{"retention.recent", time.Hour, "retention: span of the recent tier (every trie-node version); 0 keeps every version of every block"},
+	{"retention.window", 168 * time.Hour, "retention: span of the window tier below it (node versions at checkpoints, per-block flat diffs)"},
+	{"retention.checkpoint", uint64(16), "retention: the window keeps the trie every this many blocks (a proof between is rebuilt from the checkpoint below)"},
+	{"retention.pinned", "0x4200000000000000000000000000000000000016", "retention: comma-separated accounts whose full history is kept forever (withdrawal proofs at any age)"},
 	{"api.future_wait", time.Duration(0), "how long a request for a block above the head waits for it (0: answer header not found at once, naming the head)"},
 	{"slo.contract", "configs/contract.yaml", "the shipping contract whose lag and ingest SLOs /readyz enforces (built-in defaults if the file is absent)"},
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strata-chain/strata/api"
 	"github.com/strata-chain/strata/api/slo"
 	"github.com/strata-chain/strata/sequencer"
 )
@@ -25,7 +26,7 @@ type nodeMetrics struct {
 // breached, -1 unknown.
 var sloStateValue = map[slo.State]float64{slo.StateOK: 0, slo.StateRecovering: 1, slo.StateBreached: 2, slo.StateUnknown: -1}
 
-func newNodeMetrics(reg prometheus.Registerer, mon *slo.Monitor, mode func() string) *nodeMetrics {
+func newNodeMetrics(reg prometheus.Registerer, mon *slo.Monitor, mode func() string, tiers func() []api.Tier) *nodeMetrics {
 	m := &nodeMetrics{
 		head: prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_head_number", Help: "Number of the newest ingested block."}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_head_lag_seconds",
@@ -42,7 +43,7 @@ func newNodeMetrics(reg prometheus.Registerer, mon *slo.Monitor, mode func() str
 		gas: prometheus.NewCounter(prometheus.CounterOpts{Name: "strata_sequencer_gas_total", Help: "Gas used by made blocks."}),
 	}
 	reg.MustRegister(m.head, m.lag, m.proof, m.catchupBlocks, m.catchupRate, m.build, m.txs, m.gas)
-	reg.MustRegister(&sloCollector{mon: mon, mode: mode})
+	reg.MustRegister(&sloCollector{mon: mon, mode: mode, tiers: tiers})
 	return m
 }
 
@@ -55,8 +56,9 @@ func (m *nodeMetrics) observe(info sequencer.BlockInfo) {
 
 // sloCollector evaluates the SLO monitor at scrape time.
 type sloCollector struct {
-	mon  *slo.Monitor
-	mode func() string
+	mon   *slo.Monitor
+	mode  func() string
+	tiers func() []api.Tier
 }
 
 var (
@@ -68,10 +70,13 @@ var (
 	descTarget    = prometheus.NewDesc("strata_slo_target", "Target of an SLO (blocks or milliseconds), from the contract.", []string{"slo"}, nil)
 	descReady     = prometheus.NewDesc("strata_slo_ready", "1 when every SLO is ok (what /readyz needs besides fresh blocks).", nil, nil)
 	descMode      = prometheus.NewDesc("strata_mode", "1 for the mode the node is in.", []string{"mode"}, nil)
+	descTierBytes = prometheus.NewDesc("strata_tier_bytes", "Logical (uncompressed) bytes each retention tier holds.", []string{"tier"}, nil)
+	descTierFirst = prometheus.NewDesc("strata_tier_earliest_block", "First block each retention tier serves.", []string{"tier"}, nil)
+	descTierLast  = prometheus.NewDesc("strata_tier_latest_block", "Last block each retention tier serves.", []string{"tier"}, nil)
 )
 
 func (c *sloCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLagBlocks, descLag, descUpstream, descState, descValue, descTarget, descReady, descMode} {
+	for _, d := range []*prometheus.Desc{descLagBlocks, descLag, descUpstream, descState, descValue, descTarget, descReady, descMode, descTierBytes, descTierFirst, descTierLast} {
 		ch <- d
 	}
 }
@@ -98,5 +103,10 @@ func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descMode, prometheus.GaugeValue, v, m)
+	}
+	for _, t := range c.tiers() {
+		ch <- prometheus.MustNewConstMetric(descTierBytes, prometheus.GaugeValue, float64(t.Bytes), t.Name)
+		ch <- prometheus.MustNewConstMetric(descTierFirst, prometheus.GaugeValue, float64(t.Earliest), t.Name)
+		ch <- prometheus.MustNewConstMetric(descTierLast, prometheus.GaugeValue, float64(t.Latest), t.Name)
 	}
 }

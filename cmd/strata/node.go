@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -24,6 +25,7 @@ import (
 	"github.com/strata-chain/strata/catchup"
 	"github.com/strata-chain/strata/follower"
 	"github.com/strata-chain/strata/history/store"
+	"github.com/strata-chain/strata/retention"
 	"github.com/strata-chain/strata/history/stream"
 	"github.com/strata-chain/strata/sequencer"
 )
@@ -42,6 +44,7 @@ type nodeConfig struct {
 	Sequencer      sequencer.Config
 	Follower       follower.Config
 	FutureWait     time.Duration
+	Retention      retention.Spans
 	// Contract holds the SLOs the node enforces, scaled to its block time.
 	Contract *bench.Contract
 }
@@ -82,6 +85,17 @@ func nodeConfigFrom(v *viper.Viper) (nodeConfig, error) {
 		c.Follower.Catchup.Workers = w
 	}
 	c.FutureWait = v.GetDuration("api.future_wait")
+	c.Retention = retention.Spans{Recent: v.GetDuration("retention.recent"), Window: v.GetDuration("retention.window"),
+		Checkpoint: v.GetUint64("retention.checkpoint")}
+	for _, a := range strings.Split(v.GetString("retention.pinned"), ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if !common.IsHexAddress(a) {
+			return c, fmt.Errorf("retention.pinned: %q is not an address", a)
+		}
+		c.Retention.Pinned = append(c.Retention.Pinned, common.HexToAddress(a))
+	}
 	var err error
 	if c.Contract, err = loadSLOContract(v.GetString("slo.contract")); err != nil {
 		return c, err
@@ -181,6 +195,12 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 		}
 	}()
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.Retention.Recent > 0 {
+		if cfg.Store.Retention, err = cfg.Retention.Blocks(cfg.Sequencer.BlockTime); err != nil {
+			return nil, err
+		}
+		n.cfg.Store.Retention = cfg.Store.Retention
+	}
 	if cfg.DataDir == "" {
 		n.store, err = store.OpenMem(cfg.Store)
 	} else {
@@ -203,7 +223,7 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 	contract = contract.Scaled(blockTime)
 	n.slo = slo.New(slo.Objectives{MaxLagBlocks: uint64(contract.MaxLagBlocks), MaxLag: contract.MaxLag, IngestP99: contract.IngestP99,
 		Window: time.Minute, HoldDown: contract.SLOHoldDown}, time.Now)
-	m := newNodeMetrics(n.reg, n.slo, n.mode)
+	m := newNodeMetrics(n.reg, n.slo, n.mode, n.tiers)
 	record := func(number uint64, txs int, ingest time.Duration, committed time.Time, lag time.Duration) {
 		n.status.add(blockEvent{at: committed, number: number, txs: txs, ingest: ingest, lag: lag})
 		n.slo.Committed(number, ingest)
@@ -251,6 +271,7 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 		apiCfg = api.Config{ChainConfig: n.seq.ChainConfig(), Reader: n.store, TxPool: n.seq, Log: log.With("module", "api")}
 	}
 	apiCfg.FutureWait = cfg.FutureWait
+	apiCfg.Tiers = n.tiers
 	apiCfg.ProofLatency = m.proof
 	rpcSrv, err := api.NewRPCServer(apiCfg)
 	if err != nil {
@@ -307,6 +328,16 @@ func (n *node) ready() error {
 	return nil
 }
 
+// tiers reports the store's retention tiers; with retention off everything
+// is in the recent tier.
+func (n *node) tiers() []api.Tier {
+	var out []api.Tier
+	for _, t := range n.store.Tiers() {
+		out = append(out, api.Tier{Name: t.Name, Earliest: t.Earliest, Latest: t.Latest, Bytes: t.Bytes, Empty: t.Empty})
+	}
+	return out
+}
+
 // mode is what the node is doing: sequencer, live or catch-up.
 func (n *node) mode() string {
 	if n.fol != nil {
@@ -329,6 +360,9 @@ func (n *node) nodeStatus() *statuspb.NodeStatus {
 		out.OldestBlock = o
 	}
 	out.Ready = n.ready() == nil
+	for _, t := range n.tiers() {
+		out.Tiers = append(out.Tiers, &statuspb.Tier{Name: t.Name, Earliest: t.Earliest, Latest: t.Latest, Bytes: t.Bytes})
+	}
 	for _, o := range st.Objectives {
 		out.Slos = append(out.Slos, &statuspb.SLO{Name: o.Name, Target: o.Target, Value: o.Value, State: string(o.State),
 			Since: o.Since.UTC().Format(time.RFC3339Nano)})
@@ -356,6 +390,17 @@ func (n *node) announce() {
 func (n *node) run(ctx context.Context) error {
 	if n.cfg.StatusInterval > 0 {
 		go n.statusLoop(ctx)
+	}
+	if n.cfg.Store.Retention.Enabled() {
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := retention.Run(rctx, retention.DefaultConfig(), n.store, n.log.With("module", "retention"), nil); err != nil {
+				n.log.Error("Retention stopped", "err", err)
+			}
+		}()
+		defer func() { stop(); <-done }()
 	}
 	if n.fol != nil {
 		return n.fol.Run(ctx)

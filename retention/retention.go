@@ -1,0 +1,96 @@
+// Package retention keeps the history store within its tiers: it turns the
+// configured spans (durations) into blocks and runs the store's migration
+// in the background, in bounded steps with pauses between them, so that
+// moving blocks down the tiers never holds up ingest.
+package retention
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/strata-chain/strata/history/store"
+)
+
+// Spans are the tiers as an operator writes them.
+type Spans struct {
+	Recent     time.Duration    // every node version (default 1h)
+	Window     time.Duration    // compact history below it (default 168h)
+	Checkpoint uint64           // the window keeps the trie every Checkpoint blocks
+	Pinned     []common.Address // full history forever (default the L2ToL1MessagePasser)
+}
+
+// MessagePasser is the OP Stack's L2ToL1MessagePasser predeploy.
+var MessagePasser = common.HexToAddress("0x4200000000000000000000000000000000000016")
+
+// DefaultSpans are DESIGN §5's defaults.
+func DefaultSpans() Spans {
+	return Spans{Recent: time.Hour, Window: 168 * time.Hour, Checkpoint: 16, Pinned: []common.Address{MessagePasser}}
+}
+
+// Blocks converts the spans at block time bt. A zero Recent keeps every
+// version forever.
+func (s Spans) Blocks(bt time.Duration) (store.Retention, error) {
+	if bt <= 0 {
+		return store.Retention{}, fmt.Errorf("retention: block time %s", bt)
+	}
+	r := store.Retention{Recent: uint64(s.Recent / bt), Window: uint64(s.Window / bt), Checkpoint: s.Checkpoint}
+	for _, a := range s.Pinned {
+		r.Pinned = append(r.Pinned, crypto.Keccak256Hash(a[:]))
+	}
+	if s.Recent > 0 && r.Recent < r.Checkpoint {
+		return r, fmt.Errorf("retention: recent span %s is %d blocks, fewer than one checkpoint interval (%d)", s.Recent, r.Recent, r.Checkpoint)
+	}
+	return r, nil
+}
+
+// Migrator moves blocks down the tiers, at most budget blocks per call.
+type Migrator interface {
+	Migrate(ctx context.Context, budget int) (store.MigrateResult, error)
+}
+
+// Config paces the background work.
+type Config struct {
+	Budget int           // blocks per step
+	Pause  time.Duration // between steps while work remains
+	Idle   time.Duration // between checks when there is nothing to do
+}
+
+// DefaultConfig moves one checkpoint interval or so per step.
+func DefaultConfig() Config {
+	return Config{Budget: 64, Pause: 20 * time.Millisecond, Idle: time.Second}
+}
+
+// Run migrates until ctx ends; it returns nil then, or the first error.
+func Run(ctx context.Context, cfg Config, m Migrator, log *slog.Logger, onStep func(store.MigrateResult, time.Duration)) error {
+	wait := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		start := time.Now()
+		res, err := m.Migrate(ctx, cfg.Budget)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("retention: %w", err)
+		}
+		if onStep != nil && (res.Thinned > 0 || res.Pruned > 0) {
+			onStep(res, time.Since(start))
+		}
+		if res.Thinned > 0 || res.Pruned > 0 {
+			log.Debug("Retention step", "thinned", res.Thinned, "pruned", res.Pruned, "deleted", res.Deleted, "took", time.Since(start))
+		}
+		wait = cfg.Idle
+		if res.More {
+			wait = cfg.Pause
+		}
+	}
+}
