@@ -25,8 +25,8 @@ import (
 	"github.com/strata-chain/strata/catchup"
 	"github.com/strata-chain/strata/follower"
 	"github.com/strata-chain/strata/history/store"
-	"github.com/strata-chain/strata/retention"
 	"github.com/strata-chain/strata/history/stream"
+	"github.com/strata-chain/strata/retention"
 	"github.com/strata-chain/strata/sequencer"
 )
 

@@ -18,7 +18,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newCatchupCmd(), newBenchCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newCatchupCmd(), newDBCmd(), newBenchCmd(), newVersionCmd())
 	return root
 }
 

@@ -11,15 +11,17 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-chain/strata/history/historytest"
 )
 
 const (
-	crashDirEnv  = "STRATA_CRASH_DIR"
-	crashSeedEnv = "STRATA_CRASH_SEED"
-	crashBlocks  = 5000
+	crashRetentionEnv = "STRATA_CRASH_RETENTION"
+	crashDirEnv       = "STRATA_CRASH_DIR"
+	crashSeedEnv      = "STRATA_CRASH_SEED"
+	crashBlocks       = 5000
 )
 
 // TestCrashChild is the ingesting child of TestCrashRecovery; it does nothing
@@ -30,7 +32,12 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("run by TestCrashRecovery")
 	}
 	seed, _ := strconv.ParseUint(os.Getenv(crashSeedEnv), 10, 64)
-	s, err := Open(dir, DefaultConfig(), nil)
+	cfg := DefaultConfig()
+	migrate := os.Getenv(crashRetentionEnv) != ""
+	if migrate {
+		cfg.Retention = crashRetention(seed)
+	}
+	s, err := Open(dir, cfg, nil)
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(2)
@@ -47,6 +54,12 @@ func TestCrashChild(t *testing.T) {
 		if err := s.Ingest(context.Background(), g.Next()); err != nil {
 			fmt.Println("ingest:", err)
 			os.Exit(3)
+		}
+		if migrate && n%3 == 0 {
+			if _, err := s.Migrate(context.Background(), 1+int(n%17)); err != nil {
+				fmt.Println("migrate:", err)
+				os.Exit(4)
+			}
 		}
 		fmt.Println("ingested", n)
 	}
@@ -115,4 +128,70 @@ func TestCrashRecovery(t *testing.T) {
 		require.NoError(t, s.Close())
 	}
 	t.Logf("%d kills, head reached %d", kills, lastHead)
+}
+
+// crashRetention pins the first two accounts of the seed's chain.
+func crashRetention(seed uint64) Retention {
+	g := historytest.NewChain(seed)
+	g.Next()
+	return testRetention(g.Keys[0], g.Keys[1])
+}
+
+// TestCrashDuringMigration kills a child that ingests and migrates the
+// tiers with SIGKILL at random moments; after every kill the store reopens
+// with its tier boundaries on checkpoints, and every tier answers as the
+// model says (node cache off, so a lost node cannot hide).
+func TestCrashDuringMigration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	seed := *seedFlag
+	t.Logf("seed %d (rerun with -seed=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 123))
+	dir := t.TempDir()
+	g := historytest.NewChain(seed)
+	g.Next()
+	pinned := []common.Hash{g.Keys[0], g.Keys[1]}
+	g = historytest.NewChain(seed)
+	cfg := DefaultConfig()
+	cfg.NodeCacheEntries = 1
+	cfg.Retention = crashRetention(seed)
+	for round := range 10 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
+		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashSeedEnv+"="+strconv.FormatUint(seed, 10), crashRetentionEnv+"=1")
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		want, seen := 20+rng.IntN(120), 0
+		sc := bufio.NewScanner(out)
+		for seen < want && sc.Scan() {
+			if len(sc.Text()) > 8 && sc.Text()[:8] == "ingested" {
+				seen++
+			}
+		}
+		require.Equal(t, want, seen, "round %d: child stopped early (last line %q)", round, sc.Text())
+		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+		_ = cmd.Wait()
+
+		s, err := Open(dir, cfg, nil)
+		require.NoError(t, err, "round %d: reopen after SIGKILL", round)
+		head, err := s.Head()
+		require.NoError(t, err)
+		for uint64(len(g.Headers)) <= head.Number {
+			g.Next()
+		}
+		oldest, _ := s.Oldest()
+		tiers := s.Tiers()
+		require.Zero(t, oldest%8, "round %d: oldest %d", round, oldest)
+		require.True(t, tiers[0].Earliest == 0 || tiers[0].Earliest%8 == 1, "round %d: recent starts after a checkpoint (%d)", round, tiers[0].Earliest)
+		for _, n := range []uint64{head.Number, oldest, oldest + 3, tiers[0].Earliest, rng.Uint64N(head.Number-oldest+1) + oldest} {
+			if n <= head.Number {
+				checkState(t, s, g, n)
+			}
+		}
+		if oldest > 0 {
+			checkTiers(t, s, g, pinned, rng)
+		}
+		require.NoError(t, s.Close())
+	}
 }
