@@ -36,6 +36,7 @@ func newBenchTiersCmd() *cobra.Command {
 		window     uint64
 		checkpoint uint64
 		samples    int
+		blockTime  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "tiers",
@@ -71,14 +72,14 @@ opening a block's state and proving a random changed account, per tier.`,
 			var results [2]tierRun
 			for i, r := range []store.Retention{{}, ret} {
 				log.Info("Re-ingesting", "blocks", blocks, "retention", r.Enabled())
-				res, err := reingest(ctx, src, blocks, r)
+				res, err := reingest(ctx, src, blocks, r, blockTime)
 				if err != nil {
 					return err
 				}
 				results[i] = res
 			}
 			w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintf(out, "ingest of %d blocks from %s, one block at a time\n", blocks, source)
+			fmt.Fprintf(out, "ingest of %d blocks from %s, one block per %s slot\n", blocks, source, blockTime)
 			fmt.Fprintln(w, "run\tp50\tp99\tmax\tmigration steps\t")
 			for i, name := range []string{"retention off", "migrating beside ingest"} {
 				s := results[i].ingest
@@ -104,6 +105,7 @@ opening a block's state and proving a random changed account, per tier.`,
 	f.Uint64Var(&window, "window", 1<<40, "window tier in blocks")
 	f.Uint64Var(&checkpoint, "checkpoint", 16, "checkpoint interval in blocks")
 	f.IntVar(&samples, "samples", 200, "proofs per tier")
+	f.DurationVar(&blockTime, "block-time", 200*time.Millisecond, "ingest paces blocks at this interval, as a live chain does (0: back to back)")
 	_ = cmd.MarkFlagRequired("source")
 	return cmd
 }
@@ -122,7 +124,7 @@ type tierRun struct {
 	liveAfter uint64
 }
 
-func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Retention) (tierRun, error) {
+func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Retention, blockTime time.Duration) (tierRun, error) {
 	var res tierRun
 	dir, err := os.MkdirTemp("", "strata-bench-tiers-")
 	if err != nil {
@@ -163,7 +165,12 @@ func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Rete
 		close(done)
 	}
 	var lat []time.Duration
+	next := time.Now()
 	for n := uint64(1); n <= blocks; n++ {
+		if wait := time.Until(next); wait > 0 {
+			time.Sleep(wait) // the block's slot has not come yet
+		}
+		next = next.Add(blockTime)
 		u, err := src.UpdateAt(n)
 		if err != nil {
 			stop()
