@@ -38,9 +38,12 @@ type Config struct {
 	Workers int
 }
 
-// DefaultConfig suits a 2-core machine following a 200 ms chain.
+// DefaultConfig suits a 2-core machine following a 200 ms chain: at the
+// base-like profile 32-block batches replayed 12.2 blocks/s against 10.0
+// for 128 (strata catchup on a recorded chain): big batches cost more to
+// write than they save in trie reads.
 func DefaultConfig() Config {
-	return Config{BatchBlocks: 128, Fetchers: 2, Workers: runtime.GOMAXPROCS(0)}
+	return Config{BatchBlocks: 32, Fetchers: 2, Workers: runtime.GOMAXPROCS(0)}
 }
 
 // Batch reports one committed batch.

@@ -46,7 +46,7 @@ var options = []option{
 	{"follower.max_reorg_depth", uint64(64), "follower mode: the deepest reorg unwound; deeper halts"},
 	{"follower.request_timeout", 10 * time.Second, "follower mode: timeout of one upstream request"},
 	{"catchup.threshold", uint64(25), "follower mode: blocks behind a Strata upstream at which parallel catch-up replay takes over (0 never)"},
-	{"catchup.batch_blocks", 128, "catch-up: blocks replayed and committed per batch (one fsync; a crash resumes from the last batch)"},
+	{"catchup.batch_blocks", 32, "catch-up: blocks replayed and committed per batch (one fsync; a crash resumes from the last batch)"},
 	{"catchup.fetchers", 2, "catch-up: batches fetched ahead while one replays (memory bound: fetchers+1 batches)"},
 	{"catchup.workers", 0, "catch-up: goroutines replaying storage tries (0: one per core)"},
 	{"retention.recent", time.Hour, "retention: span of the recent tier (every trie-node version); 0 keeps every version of every block"},
