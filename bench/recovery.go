@@ -47,6 +47,9 @@ type Recovery struct {
 	// (every SLO ok, after the hold-down).
 	TimeToSLO   time.Duration    `json:"time_to_slo_ns"`
 	TimeToReady time.Duration    `json:"time_to_ready_ns"`
+	// NotReady says which SLO kept the node unready a minute past the
+	// hold-down after the lag was back (empty when it became ready).
+	NotReady string `json:"not_ready,omitempty"`
 	MinSpeed    float64          `json:"min_speed_x_real_time"` // the contract's
 	Samples     []RecoverySample `json:"samples"`
 	Machine     Machine          `json:"machine"`
@@ -96,7 +99,11 @@ func (r *Recovery) Markdown(png string) string {
 	fmt.Fprintf(&b, "| **speed** | **%.1f× real time** (contract ≥ %.0f×: %s) |\n", r.Speed, r.MinSpeed, verdict)
 	fmt.Fprintf(&b, "| where the time went | trie replay %s, batch commits %s, waiting for the source %s |\n", r.Replay.Round(time.Millisecond), r.Commit.Round(time.Millisecond), r.Wait.Round(time.Millisecond))
 	fmt.Fprintf(&b, "| time until lag inside the SLO | %s |\n", r.TimeToSLO.Round(time.Millisecond))
-	fmt.Fprintf(&b, "| time until ready (SLO hold-down) | %s |\n", r.TimeToReady.Round(time.Millisecond))
+	if r.NotReady != "" {
+		fmt.Fprintf(&b, "| time until ready (SLO hold-down) | not ready a minute after the hold-down: %s |\n", r.NotReady)
+	} else {
+		fmt.Fprintf(&b, "| time until ready (SLO hold-down) | %s |\n", r.TimeToReady.Round(time.Millisecond))
+	}
 	fmt.Fprintf(&b, "\n![lag](%s)\n", png)
 	return b.String()
 }

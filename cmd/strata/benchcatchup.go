@@ -263,6 +263,12 @@ func benchCatchup(ctx context.Context, o benchCatchupOptions, log *slog.Logger, 
 			rec.TimeToReady = now
 			break
 		}
+		if rec.TimeToSLO > 0 && now > rec.TimeToSLO+contract.SLOHoldDown+time.Minute {
+			// Caught up, but an SLO stays out (say ingest p99): report it
+			// rather than wait for it.
+			rec.NotReady = st.Ready().Error()
+			break
+		}
 		if now > o.maxRecovery {
 			rp.done()
 			return nil, fmt.Errorf("not recovered after %s (head %d, chain %d)", o.maxRecovery, fh.Number, ch)
