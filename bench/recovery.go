@@ -45,16 +45,16 @@ type Recovery struct {
 	// TimeToSLO is from the restart until the lag (blocks and ms) was back
 	// inside the contract; TimeToReady until /readyz would answer ready
 	// (every SLO ok, after the hold-down).
-	TimeToSLO   time.Duration    `json:"time_to_slo_ns"`
-	TimeToReady time.Duration    `json:"time_to_ready_ns"`
+	TimeToSLO   time.Duration `json:"time_to_slo_ns"`
+	TimeToReady time.Duration `json:"time_to_ready_ns"`
 	// NotReady says which SLO kept the node unready a minute past the
 	// hold-down after the lag was back (empty when it became ready).
-	NotReady string `json:"not_ready,omitempty"`
-	MinSpeed    float64          `json:"min_speed_x_real_time"` // the contract's
-	Samples     []RecoverySample `json:"samples"`
-	Machine     Machine          `json:"machine"`
-	Command     string           `json:"command"`
-	Time        time.Time        `json:"time"`
+	NotReady string           `json:"not_ready,omitempty"`
+	MinSpeed float64          `json:"min_speed_x_real_time"` // the contract's
+	Samples  []RecoverySample `json:"samples"`
+	Machine  Machine          `json:"machine"`
+	Command  string           `json:"command"`
+	Time     time.Time        `json:"time"`
 }
 
 // Passed reports whether catch-up met the contract's speed.
