@@ -67,7 +67,7 @@ func TestStatusAndReadiness(t *testing.T) {
 		require.Equal(t, "ok", o.State, body)
 	}
 	require.Equal(t, 5.0, st.Slos[0].Target, "max_lag_blocks from the contract")
-	require.Equal(t, 250.0, st.Slos[1].Target, "max_lag 1 s at 200 ms scaled to 50 ms blocks")
+	require.Equal(t, 150_000.0, st.Slos[1].Target, "the test contract's max_lag of 10 min at 200 ms, scaled to 50 ms blocks")
 
 	conn, err := grpc.NewClient(n.grpc.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
@@ -83,7 +83,7 @@ func TestStatusAndReadiness(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 
 	// The upstream announces 40 blocks the node does not have.
-	n.slo.Upstream(head.Number+40, time.Now().Add(-3*time.Second))
+	n.slo.Upstream(head.Number+40, time.Now().Add(-200*time.Second))
 	n.lastMu.Lock()
 	n.lastCommit = time.Now()
 	n.lastMu.Unlock()
