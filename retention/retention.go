@@ -58,6 +58,10 @@ type Config struct {
 	Budget int           // blocks per step
 	Pause  time.Duration // between steps while work remains
 	Idle   time.Duration // between checks when there is nothing to do
+	// Committed, when set, receives a value after each ingested block;
+	// steps then start right after a commit, in the idle part of the slot,
+	// instead of on a timer that may land on the next block's ingest.
+	Committed <-chan struct{}
 }
 
 // DefaultConfig moves one checkpoint interval or so per step.
@@ -69,10 +73,18 @@ func DefaultConfig() Config {
 func Run(ctx context.Context, cfg Config, m Migrator, log *slog.Logger, onStep func(store.MigrateResult, time.Duration)) error {
 	wait := time.Duration(0)
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
+		if cfg.Committed != nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-cfg.Committed:
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
 		}
 		start := time.Now()
 		res, err := m.Migrate(ctx, cfg.Budget)

@@ -69,10 +69,10 @@ opening a block's state and proving a random changed account, per tier.`,
 			ret := store.Retention{Recent: recent, Window: window, Checkpoint: checkpoint,
 				Pinned: []common.Hash{crypto.Keccak256Hash(retention.MessagePasser[:])}}
 			out := cmd.OutOrStdout()
-			var results [2]tierRun
-			for i, r := range []store.Retention{{}, ret} {
+			var results [3]tierRun
+			for i, r := range []store.Retention{{}, ret, ret} {
 				log.Info("Re-ingesting", "blocks", blocks, "retention", r.Enabled())
-				res, err := reingest(ctx, src, blocks, r, blockTime)
+				res, err := reingest(ctx, src, blocks, r, blockTime, i == 2)
 				if err != nil {
 					return err
 				}
@@ -81,12 +81,12 @@ opening a block's state and proving a random changed account, per tier.`,
 			w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintf(out, "ingest of %d blocks from %s, one block per %s slot\n", blocks, source, blockTime)
 			fmt.Fprintln(w, "run\tp50\tp99\tmax\tmigration steps\t")
-			for i, name := range []string{"retention off", "migrating beside ingest"} {
+			for i, name := range []string{"retention off", "migrating on a timer", "migrating after each commit"} {
 				s := results[i].ingest
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t\n", name, s.P50, s.P99, s.Max, results[i].steps)
 			}
 			w.Flush()
-			r := results[1]
+			r := results[2]
 			fmt.Fprintf(out, "\ntiers (recent %d, window %d, checkpoint %d blocks; pinned: the message passer)\n", recent, window, checkpoint)
 			fmt.Fprintln(w, "tier\tblocks\tlogical bytes/block\tproof p50\tproof p99\tproofs\t")
 			for _, t := range r.tiers {
@@ -124,7 +124,7 @@ type tierRun struct {
 	liveAfter uint64
 }
 
-func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Retention, blockTime time.Duration) (tierRun, error) {
+func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Retention, blockTime time.Duration, afterCommit bool) (tierRun, error) {
 	var res tierRun
 	dir, err := os.MkdirTemp("", "strata-bench-tiers-")
 	if err != nil {
@@ -156,9 +156,14 @@ func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Rete
 	var mu sync.Mutex
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
+	committed := make(chan struct{}, 1)
 	if r.Enabled() {
 		go func() {
-			done <- retention.Run(rctx, retention.Config{Budget: int(r.Checkpoint), Pause: 5 * time.Millisecond, Idle: 20 * time.Millisecond}, dst, slogDiscard(),
+			rcfg := retention.Config{Budget: int(r.Checkpoint), Pause: 5 * time.Millisecond, Idle: 20 * time.Millisecond}
+			if afterCommit {
+				rcfg.Committed = committed
+			}
+			done <- retention.Run(rctx, rcfg, dst, slogDiscard(),
 				func(store.MigrateResult, time.Duration) { mu.Lock(); res.steps++; mu.Unlock() })
 		}()
 	} else {
@@ -182,6 +187,10 @@ func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Rete
 			return res, err
 		}
 		lat = append(lat, time.Since(start))
+		select {
+		case committed <- struct{}{}:
+		default:
+		}
 	}
 	stop()
 	if err := <-done; err != nil {

@@ -174,6 +174,9 @@ type node struct {
 	grpc   *grpcServer
 	status *statusWindow
 	slo    *slo.Monitor
+	// committed is signalled after each ingested block or batch; retention
+	// steps start on it, in the idle part of the slot.
+	committed chan struct{}
 
 	lastMu     sync.Mutex
 	lastCommit time.Time // guarded by lastMu
@@ -188,7 +191,7 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 	if cfg.Mode == "sequencer" {
 		cfg.Sequencer.Load.GasPerSecond = 0
 	}
-	n = &node{cfg: cfg, log: log, reg: prometheus.NewRegistry(), status: newStatusWindow(5 * time.Second)}
+	n = &node{cfg: cfg, log: log, reg: prometheus.NewRegistry(), status: newStatusWindow(5 * time.Second), committed: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -227,6 +230,7 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 	record := func(number uint64, txs int, ingest time.Duration, committed time.Time, lag time.Duration) {
 		n.status.add(blockEvent{at: committed, number: number, txs: txs, ingest: ingest, lag: lag})
 		n.slo.Committed(number, ingest)
+		n.signalCommitted()
 		m.head.Set(float64(number))
 		m.lag.Set(lag.Seconds())
 		n.lastMu.Lock()
@@ -246,6 +250,7 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 		})
 		n.fol.OnBatch(func(b catchup.Batch) {
 			n.slo.Committed(b.To, 0)
+			n.signalCommitted()
 			m.catchupBlocks.Add(float64(b.To - b.From + 1))
 			m.catchupRate.Set(float64(b.To-b.From+1) / (b.Wait + b.Prepare + b.Commit).Seconds())
 			m.head.Set(float64(b.To))
@@ -328,6 +333,14 @@ func (n *node) ready() error {
 	return nil
 }
 
+// signalCommitted wakes the retention runner without ever blocking ingest.
+func (n *node) signalCommitted() {
+	select {
+	case n.committed <- struct{}{}:
+	default:
+	}
+}
+
 // tiers reports the store's retention tiers; with retention off everything
 // is in the recent tier.
 func (n *node) tiers() []api.Tier {
@@ -396,7 +409,9 @@ func (n *node) run(ctx context.Context) error {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if err := retention.Run(rctx, retention.DefaultConfig(), n.store, n.log.With("module", "retention"), nil); err != nil {
+			rcfg := retention.DefaultConfig()
+			rcfg.Committed = n.committed
+			if err := retention.Run(rctx, rcfg, n.store, n.log.With("module", "retention"), nil); err != nil {
 				n.log.Error("Retention stopped", "err", err)
 			}
 		}()
