@@ -156,22 +156,18 @@ func benchCatchup(ctx context.Context, o benchCatchupOptions, log *slog.Logger, 
 	mon := slo.New(slo.Objectives{MaxLagBlocks: uint64(contract.MaxLagBlocks), MaxLag: contract.MaxLag, IngestP99: contract.IngestP99,
 		Window: time.Minute, HoldDown: contract.SLOHoldDown}, time.Now)
 	var (
-		mu      sync.Mutex
-		batches []catchup.Batch
-		first   time.Time // first batch started
-		last    time.Time // last batch committed
+		mu         sync.Mutex
+		recovering bool            // the follower was restarted after the outage
+		batches    []catchup.Batch // batches after the restart
 	)
 	f.OnUpstreamHead(func(num uint64, at time.Time) { mon.Upstream(num, at) })
 	f.OnBlock(func(info follower.BlockInfo) { mon.Committed(info.Number, info.Ingest) })
 	f.OnBatch(func(b catchup.Batch) {
 		mon.Committed(b.To, 0)
 		mu.Lock()
-		now := time.Now()
-		if first.IsZero() {
-			first = now.Add(-(b.Wait + b.Prepare + b.Commit))
+		if recovering {
+			batches = append(batches, b)
 		}
-		last = now
-		batches = append(batches, b)
 		mu.Unlock()
 	})
 	runFollower := func() (stop func()) {
@@ -225,6 +221,9 @@ func benchCatchup(ctx context.Context, o benchCatchupOptions, log *slog.Logger, 
 		InitialSlots: prof.Initial.Slots, Outage: o.outage, OutageWall: outageWall, Backlog: backlog, ChainLive: o.chainLive,
 		MinSpeed: contract.MinCatchupSpeed, Machine: bench.ThisMachine(), Command: strings.Join(os.Args, " "), Time: time.Now()}
 	restart := time.Now()
+	mu.Lock()
+	recovering = true
+	mu.Unlock()
 	mon.Upstream(chainHead(), restart) // the follower's first poll would tell it the same
 	stopFollower = runFollower()
 	defer func() { stopFollower() }()
@@ -281,8 +280,10 @@ func benchCatchup(ctx context.Context, o benchCatchupOptions, log *slog.Logger, 
 		rec.Replay += b.Prepare
 		rec.Commit += b.Commit
 		rec.Wait += b.Wait
+		// Wall time in catch-up mode: each batch's wait, replay and commit
+		// follow one another.
+		rec.CatchupTime += b.Wait + b.Prepare + b.Commit
 	}
-	rec.CatchupTime = last.Sub(first)
 	mu.Unlock()
 	if rec.CatchupTime > 0 {
 		rec.BlocksPerSecond = float64(rec.CatchupBlocks) / rec.CatchupTime.Seconds()
