@@ -6,6 +6,7 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -48,60 +49,69 @@ func (s Spans) Blocks(bt time.Duration) (store.Retention, error) {
 	return r, nil
 }
 
-// Migrator moves blocks down the tiers, at most budget blocks per call.
+// Migrator moves blocks down the tiers, examining at most budget changeset
+// entries per call and stopping early when ctx ends.
 type Migrator interface {
 	Migrate(ctx context.Context, budget int) (store.MigrateResult, error)
 }
 
 // Config paces the background work.
 type Config struct {
-	Budget int           // blocks per step
-	Pause  time.Duration // between steps while work remains
+	Budget int           // changeset entries per step at most
+	Slice  time.Duration // time per step at most (the store works in batches of store.MigrateChunk entries and checks it between them)
+	Pause  time.Duration // between steps while work remains (timer mode)
 	Idle   time.Duration // between checks when there is nothing to do
 	// Committed, when set, receives a value after each ingested block;
 	// steps then start right after a commit, in the idle part of the slot,
-	// instead of on a timer that may land on the next block's ingest.
+	// instead of on a timer that may land on the next block's ingest. Idle
+	// still bounds the wait, so work goes on when no block comes.
 	Committed <-chan struct{}
 }
 
-// DefaultConfig moves one checkpoint interval or so per step.
-func DefaultConfig() Config {
-	return Config{Budget: 64, Pause: 20 * time.Millisecond, Idle: time.Second}
+// DefaultConfig gives a step a quarter of a slot at block time bt: a
+// block's thinning at the base-like profile examines ~4,500 entries, which
+// takes a few tens of milliseconds, so migration keeps up with ingest in
+// the slot's idle time.
+func DefaultConfig(bt time.Duration) Config {
+	return Config{Budget: 1 << 30, Slice: max(bt/4, 5*time.Millisecond), Pause: max(bt/4, 5*time.Millisecond), Idle: time.Second}
 }
 
 // Run migrates until ctx ends; it returns nil then, or the first error.
 func Run(ctx context.Context, cfg Config, m Migrator, log *slog.Logger, onStep func(store.MigrateResult, time.Duration)) error {
 	wait := time.Duration(0)
 	for {
-		if cfg.Committed != nil {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-cfg.Committed:
-			}
-		} else {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(wait):
-			}
+		var timer <-chan time.Time
+		if cfg.Committed == nil || wait > 0 {
+			timer = time.After(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-cfg.Committed: // nil in timer mode: never ready
+		case <-timer:
 		}
 		start := time.Now()
-		res, err := m.Migrate(ctx, cfg.Budget)
+		sctx, cancel := context.WithTimeout(ctx, cfg.Slice)
+		res, err := m.Migrate(sctx, cfg.Budget)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("retention: %w", err)
 		}
-		if onStep != nil && (res.Thinned > 0 || res.Pruned > 0) {
+		if onStep != nil && res.Examined > 0 {
 			onStep(res, time.Since(start))
 		}
 		if res.Thinned > 0 || res.Pruned > 0 {
-			log.Debug("Retention step", "thinned", res.Thinned, "pruned", res.Pruned, "deleted", res.Deleted, "took", time.Since(start))
+			log.Debug("Retention step", "thinned", res.Thinned, "pruned", res.Pruned, "examined", res.Examined, "deleted", res.Deleted, "took", time.Since(start))
 		}
-		wait = cfg.Idle
-		if res.More {
+		switch {
+		case !res.More:
+			wait = cfg.Idle
+		case cfg.Committed != nil:
+			wait = cfg.Idle // the next commit comes first, unless the chain stalled
+		default:
 			wait = cfg.Pause
 		}
 	}

@@ -80,10 +80,10 @@ opening a block's state and proving a random changed account, per tier.`,
 			}
 			w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintf(out, "ingest of %d blocks from %s, one block per %s slot\n", blocks, source, blockTime)
-			fmt.Fprintln(w, "run\tp50\tp99\tmax\tmigration steps\t")
+			fmt.Fprintln(w, "run\tp50\tp99\tmax\tmigration steps\tblocks left to migrate at the end\t")
 			for i, name := range []string{"retention off", "migrating on a timer", "migrating after each commit"} {
 				s := results[i].ingest
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t\n", name, s.P50, s.P99, s.Max, results[i].steps)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t\n", name, s.P50, s.P99, s.Max, results[i].steps, results[i].behind)
 			}
 			w.Flush()
 			r := results[2]
@@ -122,6 +122,7 @@ type tierRun struct {
 	steps     int
 	tiers     []tierLatency
 	liveAfter uint64
+	behind    uint64 // blocks the recent tier should have given up by the end of ingest but had not
 }
 
 func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Retention, blockTime time.Duration, afterCommit bool) (tierRun, error) {
@@ -159,7 +160,7 @@ func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Rete
 	committed := make(chan struct{}, 1)
 	if r.Enabled() {
 		go func() {
-			rcfg := retention.Config{Budget: int(r.Checkpoint), Pause: 5 * time.Millisecond, Idle: 20 * time.Millisecond}
+			rcfg := retention.DefaultConfig(blockTime)
 			if afterCommit {
 				rcfg.Committed = committed
 			}
@@ -197,6 +198,11 @@ func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Rete
 		return res, err
 	}
 	res.ingest = bench.Summarize(lat)
+	if r.Enabled() && blocks > r.Recent {
+		if due := (blocks-r.Recent)/r.Checkpoint*r.Checkpoint + 1; due > dst.Tiers()[0].Earliest {
+			res.behind = due - dst.Tiers()[0].Earliest
+		}
+	}
 	for r.Enabled() {
 		m, err := dst.Migrate(ctx, 1<<20)
 		if err != nil {

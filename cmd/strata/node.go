@@ -409,7 +409,7 @@ func (n *node) run(ctx context.Context) error {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			rcfg := retention.DefaultConfig()
+			rcfg := retention.DefaultConfig(n.cfg.Sequencer.BlockTime)
 			rcfg.Committed = n.committed
 			if err := retention.Run(rctx, rcfg, n.store, n.log.With("module", "retention"), nil); err != nil {
 				n.log.Error("Retention stopped", "err", err)

@@ -56,7 +56,7 @@ func TestCrashChild(t *testing.T) {
 			os.Exit(3)
 		}
 		if migrate && n%3 == 0 {
-			if _, err := s.Migrate(context.Background(), 1+int(n%17)); err != nil {
+			if _, err := s.Migrate(context.Background(), 1+int(n%17)*30); err != nil {
 				fmt.Println("migrate:", err)
 				os.Exit(4)
 			}

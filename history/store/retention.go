@@ -134,6 +134,13 @@ func (s *Store) loadRetentionMeta() error {
 	} else if err != nil && !errors.Is(err, history.ErrNotFound) {
 		return err
 	}
+	if v, err := s.get(metaKey(metaTask)); err == nil {
+		if s.task, err = decodeTask(v); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, history.ErrNotFound) {
+		return err
+	}
 	s.pinned = make(map[common.Hash][]byte, len(s.cfg.Retention.Pinned))
 	for _, a := range s.cfg.Retention.Pinned {
 		s.pinned[a] = keyNibbles(a)
@@ -183,26 +190,112 @@ func (s *Store) isPinned(item []byte) bool {
 type MigrateResult struct {
 	Thinned, Pruned uint64 // blocks moved to the window, and below it
 	Deleted         int    // versions deleted
+	Examined        int    // changeset entries examined (the unit of budget)
 	More            bool   // more work is due now
 }
 
-// Migrate moves at most budget blocks down the tiers: whole checkpoint
-// intervals from the recent tier into the window (their superseded node
-// versions deleted), then blocks from the window below it (everything but
-// headers and pinned history deleted). Each step is one batch that also
-// moves the boundary in meta, so a crash leaves a consistent store. It runs
-// beside ingest and reads without blocking either.
+// MigrateChunk is the most changeset entries one migration batch examines:
+// small enough that a batch takes a few milliseconds, so a step never holds
+// the CPU or the commit pipeline for long beside ingest.
+const MigrateChunk = 512
+
+// A migration task moves one checkpoint interval down a tier. It runs in
+// two phases. Starting it moves the boundary (meta recent or oldest) and
+// the byte counters and records the task in meta, all in one batch: from
+// then on readers treat the interval as the lower tier, which is correct
+// whether or not its superseded versions are gone yet (a window read
+// rebuilds from the checkpoint below, whose versions are never deleted; a
+// read below the window only touches pinned items, which are never
+// deleted). Working it deletes the superseded versions in batches of at
+// most MigrateChunk entries, each batch also advancing the cursor in meta,
+// so a crash resumes where the last batch ended; a delete replayed after a
+// crash is a no-op.
+type migrateTask struct {
+	prune    bool   // below the window (else: recent tier into the window)
+	from, to uint64 // thin: blocks from..to, to the checkpoint; prune: from..to-1, to the new oldest block
+	blk      uint64 // cursor: the block being worked
+	idx      uint64 // cursor: the next changeset entry of blk
+	gone     uint64 // bytes deleted so far from blk (thin: its size shrinks by this)
+}
+
+var metaTask = []byte("migrate-task") // kind(1) from(8) to(8) blk(8) idx(8) gone(8)
+
+func (t *migrateTask) encode() []byte {
+	kind := byte('t')
+	if t.prune {
+		kind = 'p'
+	}
+	out := []byte{kind}
+	for _, v := range []uint64{t.from, t.to, t.blk, t.idx, t.gone} {
+		out = binary.BigEndian.AppendUint64(out, v)
+	}
+	return out
+}
+
+func decodeTask(v []byte) (*migrateTask, error) {
+	if len(v) != 41 || (v[0] != 't' && v[0] != 'p') {
+		return nil, fmt.Errorf("migration task in meta: %d bytes, kind %q", len(v), v[:min(len(v), 1)])
+	}
+	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[1+8*i:]) }
+	return &migrateTask{prune: v[0] == 'p', from: u(0), to: u(1), blk: u(2), idx: u(3), gone: u(4)}, nil
+}
+
+// lastBlock is the last block whose changeset the task works through: a
+// pruning's to is the new oldest block; a thinning's is the checkpoint,
+// whose versions are the newest in the interval and stay.
+func (t *migrateTask) lastBlock() uint64 { return t.to - 1 }
+
+// Migrate moves blocks down the tiers, examining at most budget changeset
+// entries: whole checkpoint intervals from the recent tier into the window
+// (their superseded node versions deleted), then blocks from the window
+// below it (everything but headers and pinned history deleted). It works
+// in batches of at most MigrateChunk entries and stops early when ctx ends,
+// so callers bound a step by time with a deadline. Every batch also moves
+// the boundary or the task's cursor in meta, so a crash leaves a
+// consistent store. It runs beside ingest and reads without blocking either.
 func (s *Store) Migrate(ctx context.Context, budget int) (MigrateResult, error) {
 	var res MigrateResult
-	r := s.cfg.Retention
-	if !r.Enabled() {
+	if !s.cfg.Retention.Enabled() {
 		return res, nil
 	}
 	s.migrateMu.Lock()
 	defer s.migrateMu.Unlock()
-	h := s.head.Load()
-	if h == nil || s.closed.Load() {
+	if s.head.Load() == nil || s.closed.Load() {
 		return res, nil
+	}
+	for budget > 0 && ctx.Err() == nil {
+		if s.task == nil {
+			t, err := s.startTask()
+			if err != nil {
+				return res, err
+			}
+			if t == nil {
+				return res, nil // nothing is due
+			}
+			if t.prune {
+				res.Pruned += t.to - t.from
+			} else {
+				res.Thinned += t.to - t.from + 1
+			}
+		}
+		examined, deleted, err := s.workTask(min(budget, MigrateChunk))
+		if err != nil {
+			return res, err
+		}
+		res.Examined += examined
+		res.Deleted += deleted
+		budget -= max(examined, 1)
+	}
+	res.More = s.task != nil || s.due() != nil
+	return res, ctx.Err()
+}
+
+// due returns the next task, nil when the tiers are where they should be.
+func (s *Store) due() *migrateTask {
+	r := s.cfg.Retention
+	h := s.head.Load()
+	if h == nil {
+		return nil
 	}
 	C := r.Checkpoint
 	// The recent tier keeps at least Recent blocks; it gives up whole
@@ -211,127 +304,89 @@ func (s *Store) Migrate(ctx context.Context, budget int) (MigrateResult, error) 
 	if h.Number > r.Recent {
 		recentTarget = (h.Number-r.Recent)/C*C + 1
 	}
-	for budget > 0 && ctx.Err() == nil {
-		recent := s.recent.Load()
-		if recent == 0 {
-			recent = 1 // block 0 is a checkpoint; nothing below it
-		}
-		if recent+C > recentTarget+1 || recent+C-1 > h.Number {
-			break
-		}
-		n, del, err := s.thinInterval(recent, recent+C-1)
-		if err != nil {
-			return res, err
-		}
-		res.Thinned += n
-		res.Deleted += del
-		budget -= int(n)
+	recent := max(s.recent.Load(), 1) // block 0 is a checkpoint; nothing below it
+	if recent+C <= recentTarget+1 && recent+C-1 <= h.Number {
+		return &migrateTask{from: recent, to: recent + C - 1, blk: recent}
 	}
-	if r.Window == 0 && ctx.Err() == nil {
-		// No window: the recent tier's lower edge is also the oldest block.
-		return s.pruneUpTo(ctx, s.recent.Load()-min(s.recent.Load(), 1), budget, res)
+	// No window: the recent tier's lower edge is also the oldest block.
+	oldestTarget := s.recent.Load() - min(s.recent.Load(), 1)
+	if r.Window > 0 {
+		oldestTarget = 0
+		if recent := s.recent.Load(); recent > r.Window {
+			oldestTarget = recent - r.Window
+		}
 	}
-	recent := s.recent.Load()
-	oldestTarget := uint64(0)
-	if recent > r.Window {
-		oldestTarget = (recent - r.Window) / C * C
+	oldestTarget = oldestTarget / C * C
+	if oldest := s.oldest.Load(); oldest < oldestTarget {
+		to := max((oldest+C)/C*C, oldest+1) // the next checkpoint: oldest stays one
+		return &migrateTask{prune: true, from: oldest, to: min(to, oldestTarget), blk: oldest}
 	}
-	return s.pruneUpTo(ctx, oldestTarget, budget, res)
+	return nil
 }
 
-func (s *Store) pruneUpTo(ctx context.Context, target uint64, budget int, res MigrateResult) (MigrateResult, error) {
-	C := s.cfg.Retention.Checkpoint
-	target = target / C * C
-	for budget > 0 && ctx.Err() == nil && s.oldest.Load() < target {
-		oldest := s.oldest.Load()
-		to := min(target, oldest+uint64(budget))
-		to = max(to/C*C, min(target, oldest+C)) // oldest stays a checkpoint
-		n, del, err := s.prune(oldest, to)
+// startTask moves the boundary for the next due task and records the task,
+// in one batch.
+func (s *Store) startTask() (*migrateTask, error) {
+	t := s.due()
+	if t == nil {
+		return nil, nil
+	}
+	var size uint64
+	last := t.to
+	if t.prune {
+		last = t.to - 1
+	}
+	for blk := t.from; blk <= last; blk++ {
+		n, err := blockSize(s.db, blk)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
-		res.Pruned += n
-		res.Deleted += del
-		budget -= int(n)
+		size += n
 	}
-	h := s.head.Load()
-	res.More = budget <= 0 && h != nil
-	return res, ctx.Err()
-}
-
-// thinInterval moves blocks from..to (an interval (c-C, c], c = to) into the
-// window: for each node version a block wrote, it is deleted when a newer
-// version of the node exists at or below c. Pinned items keep every version.
-func (s *Store) thinInterval(from, to uint64) (uint64, int, error) {
-	snap := s.db.NewSnapshot()
-	defer snap.Close()
-	it, err := snap.NewIter(nil)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer it.Close()
 	b := s.db.NewBatch()
 	defer b.Close()
-	var moved, deleted uint64
-	count := 0
-	for blk := from; blk <= to; blk++ {
-		size, err := blockSize(snap, blk)
-		if err != nil {
-			return 0, 0, err
-		}
-		moved += size
-		if blk == to {
-			continue // the checkpoint: its versions are the newest in the interval
-		}
-		items, err := changesetAt(snap, blk)
-		if err != nil {
-			return 0, 0, err
-		}
-		var gone uint64
-		for _, item := range items {
-			if !bytes.HasPrefix(item, nodePrefix) || s.isPinned(item) {
-				continue
-			}
-			newer, sz, err := supersededBy(it, item, blk, to)
-			if err != nil {
-				return 0, 0, err
-			}
-			if newer {
-				if err := b.Delete(versioned(item, blk), nil); err != nil {
-					return 0, 0, err
-				}
-				gone += sz
-				count++
-			}
-		}
-		deleted += gone
-		if err := b.Set(blockKey(sizePrefix, blk), encodeBlock(size-min(size, gone)), nil); err != nil {
-			return 0, 0, err
-		}
+	boundary, next := metaRecent, t.to+1
+	if t.prune {
+		boundary, next = metaOldest, t.to
 	}
-	if err := b.Set(metaKey(metaRecent), encodeBlock(to+1), nil); err != nil {
-		return 0, 0, err
+	if err := b.Set(metaKey(boundary), encodeBlock(next), nil); err != nil {
+		return nil, err
+	}
+	if err := b.Set(metaKey(metaTask), t.encode(), nil); err != nil {
+		return nil, err
 	}
 	s.bytes.mu.Lock()
-	s.bytes.moved += moved
-	s.bytes.thinned += deleted
-	err = b.Set(metaKey(metaTierB), s.bytes.encode(), nil)
+	if t.prune {
+		s.bytes.prunedRest += size
+	} else {
+		s.bytes.moved += size
+	}
+	err := b.Set(metaKey(metaTierB), s.bytes.encode(), nil)
 	s.bytes.mu.Unlock()
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
-		return 0, 0, fmt.Errorf("thin blocks %d-%d: %w", from, to, err)
+		return nil, fmt.Errorf("start migrating blocks %d-%d: %w", t.from, t.to, err)
 	}
-	s.recent.Store(to + 1)
-	return to - from + 1, count, nil
+	if t.prune {
+		s.oldest.Store(next)
+	} else {
+		s.recent.Store(next)
+	}
+	s.task = t
+	return t, nil
 }
 
-// prune drops blocks from..to-1 below the window, making to the oldest
-// block with full state: a version is deleted when a newer version of the
-// item exists at or below to; changesets, bodies, receipts and transaction
-// lookups go too. Headers and pinned items stay.
-func (s *Store) prune(from, to uint64) (uint64, int, error) {
+// workTask examines up to limit changeset entries of the current task and
+// deletes what they make superseded, in one batch that also advances the
+// cursor (or clears the task when it is done). A thinning deletes node
+// versions superseded at or below the checkpoint; a pruning deletes every
+// item version superseded at or below the new oldest block, then the
+// block's changeset, body, receipts and transaction lookups. Pinned items
+// keep every version.
+func (s *Store) workTask(limit int) (examined, count int, err error) {
+	t := *s.task
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 	it, err := snap.NewIter(nil)
@@ -341,70 +396,101 @@ func (s *Store) prune(from, to uint64) (uint64, int, error) {
 	defer it.Close()
 	b := s.db.NewBatch()
 	defer b.Close()
-	var rest, deleted uint64
-	count := 0
-	for blk := from; blk < to; blk++ {
-		size, err := blockSize(snap, blk)
+	var deleted uint64
+	for examined < limit && t.blk <= t.lastBlock() {
+		items, err := changesetAt(snap, t.blk)
 		if err != nil {
 			return 0, 0, err
 		}
-		rest += size
-		items, err := changesetAt(snap, blk)
-		if err != nil {
-			return 0, 0, err
-		}
-		for _, item := range items {
-			if s.isPinned(item) {
+		for ; t.idx < uint64(len(items)) && examined < limit; t.idx++ {
+			item := items[t.idx]
+			examined++
+			if (!t.prune && !bytes.HasPrefix(item, nodePrefix)) || s.isPinned(item) {
 				continue
 			}
-			newer, sz, err := supersededBy(it, item, blk, to)
+			newer, sz, err := supersededBy(it, item, t.blk, t.to)
 			if err != nil {
 				return 0, 0, err
 			}
 			if newer {
-				if err := b.Delete(versioned(item, blk), nil); err != nil {
+				if err := b.Delete(versioned(item, t.blk), nil); err != nil {
 					return 0, 0, err
 				}
+				t.gone += sz
 				deleted += sz
 				count++
 			}
 		}
-		if blk == 0 {
-			continue // the genesis keeps its (empty) changeset and marker
+		if t.idx < uint64(len(items)) {
+			break // the budget ran out inside this block
 		}
-		if body, err := getFrom(snap, blockKey(bodyPrefix, blk)); err == nil {
-			var txs types.Transactions
-			if err := rlp.DecodeBytes(body, &txs); err == nil {
-				for _, tx := range txs {
-					if err := b.Delete(hashKey(txPrefix, tx.Hash()), nil); err != nil {
-						return 0, 0, err
-					}
-				}
-			}
-			deleted += uint64(len(body))
+		if err := s.finishBlock(snap, b, &t, &deleted); err != nil {
+			return 0, 0, err
 		}
-		for _, k := range [][]byte{blockKey(bodyPrefix, blk), blockKey(receiptPrefix, blk), blockKey(changePrefix, blk), blockKey(sizePrefix, blk)} {
-			if err := b.Delete(k, nil); err != nil {
-				return 0, 0, err
-			}
-		}
+		t.blk, t.idx, t.gone = t.blk+1, 0, 0
 	}
-	if err := b.Set(metaKey(metaOldest), encodeBlock(to), nil); err != nil {
+	done := t.blk > t.lastBlock()
+	if done {
+		err = b.Delete(metaKey(metaTask), nil)
+	} else {
+		err = b.Set(metaKey(metaTask), t.encode(), nil)
+	}
+	if err != nil {
 		return 0, 0, err
 	}
 	s.bytes.mu.Lock()
-	s.bytes.prunedRest += rest
-	s.bytes.prunedDeleted += min(deleted, rest)
+	if t.prune {
+		s.bytes.prunedDeleted = min(s.bytes.prunedDeleted+deleted, s.bytes.prunedRest)
+	} else {
+		s.bytes.thinned += deleted
+	}
 	err = b.Set(metaKey(metaTierB), s.bytes.encode(), nil)
 	s.bytes.mu.Unlock()
 	if err != nil {
 		return 0, 0, err
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
-		return 0, 0, fmt.Errorf("prune blocks %d-%d: %w", from, to-1, err)
+		return 0, 0, fmt.Errorf("migrate blocks %d-%d at block %d: %w", t.from, t.to, t.blk, err)
 	}
-	s.oldest.Store(to)
-	return to - from, count, nil
+	if done {
+		s.task = nil
+	} else {
+		s.task = &t
+	}
+	return examined, count, nil
+}
+
+// finishBlock writes what a block's finished migration leaves: a thinned
+// block's smaller size; a pruned block's changeset, body, receipts,
+// transaction lookups and size gone (the genesis keeps its marker).
+func (s *Store) finishBlock(snap *pebble.Snapshot, b *pebble.Batch, t *migrateTask, deleted *uint64) error {
+	if !t.prune {
+		size, err := blockSize(snap, t.blk)
+		if err != nil {
+			return err
+		}
+		return b.Set(blockKey(sizePrefix, t.blk), encodeBlock(size-min(size, t.gone)), nil)
+	}
+	if t.blk == 0 {
+		return nil
+	}
+	if body, err := getFrom(snap, blockKey(bodyPrefix, t.blk)); err == nil {
+		var txs types.Transactions
+		if err := rlp.DecodeBytes(body, &txs); err == nil {
+			for _, tx := range txs {
+				if err := b.Delete(hashKey(txPrefix, tx.Hash()), nil); err != nil {
+					return err
+				}
+			}
+		}
+		*deleted += uint64(len(body))
+	}
+	for _, k := range [][]byte{blockKey(bodyPrefix, t.blk), blockKey(receiptPrefix, t.blk), blockKey(changePrefix, t.blk), blockKey(sizePrefix, t.blk)} {
+		if err := b.Delete(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *tierBytes) encode() []byte {

@@ -49,7 +49,7 @@ func TestRetentionProperty(t *testing.T) {
 	for n := 1; n <= blocks; n++ {
 		require.NoError(t, s.Ingest(ctx, g.Next()))
 		if rng.IntN(3) == 0 {
-			_, err := s.Migrate(ctx, 1+rng.IntN(24))
+			_, err := s.Migrate(ctx, 1+rng.IntN(400))
 			require.NoError(t, err)
 		}
 		if n%400 == 0 || n == blocks {
@@ -156,4 +156,52 @@ func TestRetentionShrinksDisk(t *testing.T) {
 	oldest, _ := s.Oldest()
 	checkState(t, s, g, oldest)
 	checkState(t, s, g, oldest+5) // rebuilt between checkpoints
+}
+
+// TestMigrationResumesTask: a step that ends inside a task leaves the
+// boundary already moved and the cursor in meta; a reopened store finishes
+// the task and every tier still answers as the model says.
+func TestMigrationResumesTask(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.NoSync = true
+	cfg.NodeCacheEntries = 1
+	cfg.Retention = Retention{Recent: 32, Window: 64, Checkpoint: 8}
+	s, err := Open(dir, cfg, nil)
+	require.NoError(t, err)
+	g := historytest.NewChain(11)
+	for range 200 {
+		require.NoError(t, s.Ingest(ctx, g.Next()))
+	}
+	res, err := s.Migrate(ctx, 3)
+	require.NoError(t, err)
+	require.Equal(t, uint64(8), res.Thinned, "the first step starts one interval")
+	require.Equal(t, 3, res.Examined)
+	require.True(t, res.More)
+	require.NotNil(t, s.task, "the task is unfinished")
+	require.Equal(t, uint64(9), s.recent.Load(), "the boundary moved before the versions went")
+	checkState(t, s, g, 5) // rebuilt from checkpoint 0 while half thinned
+	require.NoError(t, s.Close())
+
+	s, err = Open(dir, cfg, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	require.NotNil(t, s.task, "the task survives a reopen")
+	require.Equal(t, uint64(1), s.task.blk)
+	require.Equal(t, uint64(3), s.task.idx)
+	for {
+		res, err := s.Migrate(ctx, 100)
+		require.NoError(t, err)
+		if !res.More {
+			break
+		}
+	}
+	require.Nil(t, s.task)
+	head, _ := s.Head()
+	oldest, _ := s.Oldest()
+	require.Equal(t, uint64(96), oldest, "head 199: recent from (199-32)/8*8+1 = 161, oldest (161-64)/8*8")
+	for n := oldest; n <= head.Number; n++ {
+		checkState(t, s, g, n)
+	}
 }

@@ -36,7 +36,8 @@ type Store struct {
 	oldest atomic.Uint64 // the oldest block with full state (meta oldest)
 	recent atomic.Uint64 // the first block with every node version (meta recent)
 
-	migrateMu sync.Mutex // serialises Migrate
+	migrateMu sync.Mutex   // serialises Migrate
+	task      *migrateTask // the migration under way; guarded by migrateMu
 	bytes     tierBytes
 	pinned    map[common.Hash][]byte // pinned address hash -> its key nibbles
 
