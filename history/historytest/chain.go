@@ -133,9 +133,15 @@ func (g *Chain) Next() *history.BlockUpdate {
 	existing := SortedHashes(cur)
 	for range ops {
 		var key common.Hash
-		if len(existing) > 0 && g.rng.IntN(3) > 0 {
+		switch r := g.rng.IntN(12); {
+		case len(existing) > 0 && r >= 4:
 			key = existing[g.rng.IntN(len(existing))]
-		} else {
+		case r == 0 && len(g.Keys) > 0:
+			// Maybe an account that existed and was deleted comes back (an
+			// emptied account funded again, a contract redeployed at its
+			// CREATE2 address); a present one just changes.
+			key = g.Keys[g.rng.IntN(len(g.Keys))]
+		default:
 			key = g.newKey()
 		}
 		if _, done := u.Accounts[key]; done {

@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/ethereum/go-ethereum/common"
@@ -263,6 +265,7 @@ func (s *Store) Migrate(ctx context.Context, budget int) (MigrateResult, error) 
 	if s.head.Load() == nil || s.closed.Load() {
 		return res, nil
 	}
+	s.expireViews(time.Now())
 	for budget > 0 && ctx.Err() == nil {
 		if s.task == nil {
 			t, err := s.startTask()
@@ -557,7 +560,10 @@ func blockSize(r pebble.Reader, blk uint64) (uint64, error) {
 
 // windowState rebuilds the state of block n, which lies in the window
 // between checkpoints: the checkpoint below it read directly, the blocks up
-// to n replayed in memory from their flat diffs, every root checked.
+// to n merged into one update and replayed in memory over it, the result's
+// root checked against n's header. Should the merged replay fail, the
+// blocks are replayed one by one, every root checked (and the fallback
+// counted: it means the merge missed a case).
 func (s *Store) windowState(snap *pebble.Snapshot, n uint64) (history.State, error) {
 	c := n / s.cfg.Retention.Checkpoint * s.cfg.Retention.Checkpoint
 	hdr, err := s.HeaderByNumber(c)
@@ -568,7 +574,7 @@ func (s *Store) windowState(snap *pebble.Snapshot, n uint64) (history.State, err
 	base := s.openStateOn(snap, c, hdr.Root)
 	us := make([]*history.BlockUpdate, 0, n-c)
 	for k := c + 1; k <= n; k++ {
-		u, err := s.UpdateAt(k)
+		u, err := s.updateAt(k, false)
 		if err != nil {
 			base.Close()
 			if errors.Is(err, history.ErrNotFound) {
@@ -576,10 +582,18 @@ func (s *Store) windowState(snap *pebble.Snapshot, n uint64) (history.State, err
 			}
 			return nil, fmt.Errorf("rebuild block %d from checkpoint %d: %w", n, c, err)
 		}
-		u.Transactions, u.Receipts = nil, nil // the state is all a rebuild needs
 		us = append(us, u)
 	}
-	st, err := replay.Rebuild(context.Background(), base, us, 1)
+	workers := runtime.GOMAXPROCS(0)
+	if len(us) > 1 {
+		st, err := replay.Rebuild(context.Background(), base, []*history.BlockUpdate{replay.Merge(us)}, workers)
+		if err == nil {
+			return st, nil
+		}
+		s.rebuildFallbacks.Add(1)
+		s.log.Warn("Merged rebuild failed; replaying block by block", "block", n, "checkpoint", c, "err", err)
+	}
+	st, err := replay.Rebuild(context.Background(), base, us, workers)
 	if err != nil {
 		base.Close()
 		return nil, fmt.Errorf("rebuild block %d from checkpoint %d: %w", n, c, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -64,6 +65,7 @@ func TestRetentionProperty(t *testing.T) {
 		}
 	}
 	checkTiers(t, s, g, pinned, rng)
+	require.Zero(t, s.rebuildFallbacks.Load(), "every rebuild between checkpoints replayed the merged update")
 	tiers := s.Tiers()
 	require.Equal(t, "recent", tiers[0].Name)
 	require.GreaterOrEqual(t, blocks-tiers[0].Earliest+1, uint64(40), "the recent tier keeps at least Recent blocks")
@@ -204,4 +206,55 @@ func TestMigrationResumesTask(t *testing.T) {
 	for n := oldest; n <= head.Number; n++ {
 		checkState(t, s, g, n)
 	}
+}
+
+// TestWindowViewCache: a second read of a block between checkpoints shares
+// the first's rebuilt state; each handle closes on its own; an expired
+// entry is dropped and rebuilt.
+func TestWindowViewCache(t *testing.T) {
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.Retention = Retention{Recent: 16, Window: 64, Checkpoint: 8}
+	s, err := OpenMem(cfg)
+	require.NoError(t, err)
+	defer s.Close()
+	g := historytest.NewChain(12)
+	for range 80 {
+		require.NoError(t, s.Ingest(ctx, g.Next()))
+	}
+	for {
+		res, err := s.Migrate(ctx, 1000)
+		require.NoError(t, err)
+		if !res.More {
+			break
+		}
+	}
+	const n = 21 // between checkpoints 16 and 24, in the window
+	require.Less(t, s.oldest.Load(), uint64(n))
+	require.Greater(t, s.recent.Load(), uint64(n))
+	a, err := s.StateAt(n)
+	require.NoError(t, err)
+	b, err := s.StateAt(n)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), s.viewHits.Load(), "the second read hit the cache")
+	require.NoError(t, a.Close())
+	require.NoError(t, a.Close(), "closing twice is harmless")
+	checkOpen := func(st history.State) {
+		t.Helper()
+		require.Equal(t, g.States[n].Root(), st.Root())
+		for _, k := range g.Keys[:20] {
+			proveAndVerify(t, trie.StateTrieID(st.Root()), st.Nodes(), k[:])
+		}
+	}
+	checkOpen(b) // still usable after the other handle closed
+	require.NoError(t, b.Close())
+	checkState(t, s, g, n) // a third read, through the cache, verified against the model
+	require.Equal(t, uint64(2), s.viewHits.Load())
+	s.expireViews(time.Now().Add(viewCacheTTL + time.Second))
+	require.Zero(t, s.views.Len(), "expired states let go of their snapshots")
+	c, err := s.StateAt(n)
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), s.viewHits.Load(), "rebuilt after expiry")
+	checkOpen(c)
+	require.NoError(t, c.Close())
 }

@@ -38,8 +38,12 @@ type Store struct {
 
 	migrateMu sync.Mutex   // serialises Migrate
 	task      *migrateTask // the migration under way; guarded by migrateMu
-	bytes     tierBytes
-	pinned    map[common.Hash][]byte // pinned address hash -> its key nibbles
+
+	views            *lru.Cache[uint64, *sharedView] // rebuilt window states
+	viewHits         atomic.Uint64                   // window reads the cache answered
+	rebuildFallbacks atomic.Uint64                   // window rebuilds whose merged replay failed (a merge bug; answers stay right)
+	bytes            tierBytes
+	pinned           map[common.Hash][]byte // pinned address hash -> its key nibbles
 
 	closed  atomic.Bool
 	metrics atomic.Pointer[metrics] // nil until RegisterMetrics
@@ -74,7 +78,7 @@ func Open(dir string, cfg Config, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %q: %w", dir, err)
 	}
-	s := &Store{db: db, cfg: cfg, log: log}
+	s := &Store{db: db, cfg: cfg, log: log, views: newViewCache()}
 	if s.nodes, err = lru.New[common.Hash, []byte](max(cfg.NodeCacheEntries, 1)); err != nil {
 		db.Close()
 		return nil, err
@@ -170,6 +174,7 @@ func (s *Store) Close() error {
 	}
 	s.ingestMu.Lock()
 	defer s.ingestMu.Unlock()
+	s.views.Purge() // cached states let go of their snapshots
 	return s.db.Close()
 }
 
@@ -329,7 +334,7 @@ func (s *Store) StateAt(n uint64) (history.State, error) {
 	case n >= recent || (n >= oldest && n%C == 0):
 		return s.openStateOn(snap, n, hdr.Root), nil
 	case n >= oldest:
-		return s.windowState(snap, n)
+		return s.cachedWindowState(snap, n, func() (history.State, error) { return s.windowState(snap, n) })
 	default:
 		return &pinnedState{state: s.openStateOn(snap, n, hdr.Root), oldest: oldest}, nil
 	}

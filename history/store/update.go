@@ -18,6 +18,13 @@ import (
 // wrote. Ingesting it on block n-1's state reproduces block n; this is what
 // one Strata streams to another.
 func (s *Store) UpdateAt(n uint64) (*history.BlockUpdate, error) {
+	return s.updateAt(n, true)
+}
+
+// updateAt reads block n's update; without block it leaves out the body,
+// the receipts and the codes (a rebuild needs the state change alone, and
+// reads code from the content-addressed table).
+func (s *Store) updateAt(n uint64, block bool) (*history.BlockUpdate, error) {
 	if s.closed.Load() {
 		return nil, history.ErrClosed
 	}
@@ -26,10 +33,11 @@ func (s *Store) UpdateAt(n uint64) (*history.BlockUpdate, error) {
 		return nil, err
 	}
 	u := &history.BlockUpdate{Header: h, Accounts: map[common.Hash]*history.AccountChange{}, Codes: map[common.Hash][]byte{}}
-	if u.Transactions, err = s.Body(n); err != nil && !errors.Is(err, history.ErrNotFound) {
+	if !block {
+		// state only
+	} else if u.Transactions, err = s.Body(n); err != nil && !errors.Is(err, history.ErrNotFound) {
 		return nil, err
-	}
-	if u.Receipts, err = s.Receipts(n); err != nil && !errors.Is(err, history.ErrNotFound) {
+	} else if u.Receipts, err = s.Receipts(n); err != nil && !errors.Is(err, history.ErrNotFound) {
 		return nil, err
 	}
 	if u.Transactions == nil || u.Receipts == nil {
@@ -69,7 +77,7 @@ func (s *Store) UpdateAt(n uint64) (*history.BlockUpdate, error) {
 				return nil, fmt.Errorf("block %d: account %s: %w", n, addrHash, err)
 			}
 			ch.Account = &history.Account{Nonce: acc.Nonce, Balance: new(uint256.Int).Set(acc.Balance), CodeHash: common.BytesToHash(acc.CodeHash)}
-			if ch.Account.CodeHash != types.EmptyCodeHash {
+			if block && ch.Account.CodeHash != types.EmptyCodeHash {
 				code, err := s.Code(ch.Account.CodeHash)
 				if err != nil {
 					return nil, fmt.Errorf("block %d: code %s: %w", n, ch.Account.CodeHash, err)
