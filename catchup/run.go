@@ -74,7 +74,8 @@ func (b Batch) Rate() float64 {
 var ErrDiverged = errors.New("catch-up: the source's next block does not build on the store's head")
 
 // Run replays the blocks after the store's head up to and including to
-// from src, BatchBlocks to a commit, fetching ahead concurrently. It stops
+// from src, BatchBlocks to a commit, fetching ahead concurrently and
+// replaying each batch while the one before it is written. It stops
 // at ctx's end (returning ctx.Err() with every finished batch committed),
 // on a root mismatch (*history.RootMismatchError, nothing of that batch
 // committed), or with ErrDiverged.
@@ -118,6 +119,35 @@ func Run(ctx context.Context, cfg Config, st Store, src Source, to uint64, onBat
 	}()
 	start := time.Now()
 	var done uint64
+	// Batch k is replayed while batch k-1 is written: its base is then the
+	// committed state under k-1 overlaid with k-1's prepared updates. At
+	// most one batch is being written, so the state under it is always
+	// committed.
+	var inflight *inflightBatch
+	defer func() {
+		if inflight != nil {
+			<-inflight.done // never leave a write running after Run returns
+		}
+	}()
+	finish := func() error {
+		f := inflight
+		inflight = nil
+		<-f.done
+		if f.err != nil {
+			return f.err
+		}
+		done += uint64(len(f.us))
+		if onBatch != nil {
+			txs := 0
+			for _, u := range f.us {
+				txs += len(u.Transactions)
+			}
+			last := f.us[len(f.us)-1]
+			onBatch(Batch{From: f.us[0].Number(), To: last.Number(), Target: to, Done: done, Elapsed: f.end.Sub(start), Txs: txs,
+				Wait: f.wait, Prepare: f.prepare, Commit: f.end.Sub(f.begin), HeadTime: last.Header.Time})
+		}
+		return nil
+	}
 	for ch := range pending {
 		waitStart := time.Now()
 		var f fetched
@@ -135,8 +165,14 @@ func Run(ctx context.Context, cfg Config, st Store, src Source, to uint64, onBat
 			return fmt.Errorf("%w: block %d has parent %s, the head %d is %s", ErrDiverged, us[0].Number(), us[0].Header.ParentHash, head.Number, head.Hash)
 		}
 		t0 := time.Now()
-		base, err := st.StateAt(head.Number)
-		if err != nil {
+		var base history.State
+		if inflight != nil {
+			under, err := st.StateAt(inflight.parent)
+			if err != nil {
+				return err
+			}
+			base = replay.View(under, inflight.us)
+		} else if base, err = st.StateAt(head.Number); err != nil {
 			return err
 		}
 		err = replay.Prepare(ctx, base, us, cfg.Workers)
@@ -144,24 +180,37 @@ func Run(ctx context.Context, cfg Config, st Store, src Source, to uint64, onBat
 		if err != nil {
 			return err
 		}
-		t1 := time.Now()
-		if err := st.IngestBatch(ctx, us); err != nil {
-			return err
+		prepare := time.Since(t0)
+		if inflight != nil {
+			if err := finish(); err != nil {
+				return err
+			}
 		}
-		t2 := time.Now()
+		inflight = &inflightBatch{us: us, parent: head.Number, wait: wait, prepare: prepare, begin: time.Now(), done: make(chan struct{})}
+		go func(b *inflightBatch) {
+			b.err = st.IngestBatch(ctx, b.us)
+			b.end = time.Now()
+			close(b.done)
+		}(inflight)
 		last := us[len(us)-1]
 		head = history.Head{Number: last.Number(), Hash: last.Header.Hash(), Root: last.Header.Root}
-		done += uint64(len(us))
-		if onBatch != nil {
-			txs := 0
-			for _, u := range us {
-				txs += len(u.Transactions)
-			}
-			onBatch(Batch{From: us[0].Number(), To: head.Number, Target: to, Done: done, Elapsed: t2.Sub(start), Txs: txs,
-				Wait: wait, Prepare: t1.Sub(t0), Commit: t2.Sub(t1), HeadTime: last.Header.Time})
+	}
+	if inflight != nil {
+		if err := finish(); err != nil {
+			return err
 		}
 	}
 	return ctx.Err()
+}
+
+// inflightBatch is a prepared batch being written.
+type inflightBatch struct {
+	us            []*history.BlockUpdate
+	parent        uint64 // the committed block under it
+	wait, prepare time.Duration
+	begin, end    time.Time
+	err           error
+	done          chan struct{} // closed when the write returned; err and end are set
 }
 
 // fetchRange reads blocks from..to from src, checking they are all there.

@@ -23,6 +23,18 @@ func Rebuild(ctx context.Context, base history.State, us []*history.BlockUpdate,
 	if err := Prepare(ctx, base, us, workers); err != nil {
 		return nil, err
 	}
+	return View(base, us), nil
+}
+
+// View returns the state after us over base, for updates that Prepare has
+// already replayed and checked (their Nodes and StorageRoots set): base's
+// values overlaid with every node, account and slot they wrote. Catch-up
+// uses it to replay the next batch on top of one still being written. The
+// view owns base and closes it.
+func View(base history.State, us []*history.BlockUpdate) history.State {
+	if len(us) == 0 {
+		return base
+	}
 	v := &view{base: base, root: us[len(us)-1].Header.Root, nodes: newOverlay(base),
 		accounts: make(map[common.Hash]*types.StateAccount), slots: make(map[common.Hash]map[common.Hash]common.Hash),
 		codes: make(map[common.Hash][]byte)}
@@ -60,7 +72,7 @@ func Rebuild(ctx context.Context, base history.State, us []*history.BlockUpdate,
 	for _, a := range v.wiped {
 		v.wipedSet(a)
 	}
-	return v, nil
+	return v
 }
 
 // view is a rebuilt state: a run's writes over a base state.
