@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -218,9 +219,13 @@ type migrateTask struct {
 	blk      uint64 // cursor: the block being worked
 	idx      uint64 // cursor: the next changeset entry of blk
 	gone     uint64 // bytes deleted so far from blk (thin: its size shrinks by this)
+	// dropped (thin only) holds the indices of blk's changeset entries whose
+	// versions are gone; when blk is done its changeset is rewritten
+	// without them, so the window does not list what it no longer holds.
+	dropped *roaring.Bitmap
 }
 
-var metaTask = []byte("migrate-task") // kind(1) from(8) to(8) blk(8) idx(8) gone(8)
+var metaTask = []byte("migrate-task") // kind(1) from(8) to(8) blk(8) idx(8) gone(8) [dropped (roaring)]
 
 func (t *migrateTask) encode() []byte {
 	kind := byte('t')
@@ -231,15 +236,28 @@ func (t *migrateTask) encode() []byte {
 	for _, v := range []uint64{t.from, t.to, t.blk, t.idx, t.gone} {
 		out = binary.BigEndian.AppendUint64(out, v)
 	}
+	if t.dropped != nil && !t.dropped.IsEmpty() {
+		b, err := t.dropped.ToBytes()
+		if err != nil {
+			panic(err) // serialising an in-memory bitmap does not fail
+		}
+		out = append(out, b...)
+	}
 	return out
 }
 
 func decodeTask(v []byte) (*migrateTask, error) {
-	if len(v) != 41 || (v[0] != 't' && v[0] != 'p') {
+	if len(v) < 41 || (v[0] != 't' && v[0] != 'p') {
 		return nil, fmt.Errorf("migration task in meta: %d bytes, kind %q", len(v), v[:min(len(v), 1)])
 	}
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[1+8*i:]) }
-	return &migrateTask{prune: v[0] == 'p', from: u(0), to: u(1), blk: u(2), idx: u(3), gone: u(4)}, nil
+	t := &migrateTask{prune: v[0] == 'p', from: u(0), to: u(1), blk: u(2), idx: u(3), gone: u(4), dropped: roaring.New()}
+	if len(v) > 41 {
+		if err := t.dropped.UnmarshalBinary(v[41:]); err != nil {
+			return nil, fmt.Errorf("migration task in meta: dropped entries: %w", err)
+		}
+	}
+	return t, nil
 }
 
 // lastBlock is the last block whose changeset the task works through: a
@@ -309,7 +327,7 @@ func (s *Store) due() *migrateTask {
 	}
 	recent := max(s.recent.Load(), 1) // block 0 is a checkpoint; nothing below it
 	if recent+C <= recentTarget+1 && recent+C-1 <= h.Number {
-		return &migrateTask{from: recent, to: recent + C - 1, blk: recent}
+		return &migrateTask{from: recent, to: recent + C - 1, blk: recent, dropped: roaring.New()}
 	}
 	// No window: the recent tier's lower edge is also the oldest block.
 	oldestTarget := s.recent.Load() - min(s.recent.Load(), 1)
@@ -322,7 +340,7 @@ func (s *Store) due() *migrateTask {
 	oldestTarget = oldestTarget / C * C
 	if oldest := s.oldest.Load(); oldest < oldestTarget {
 		to := max((oldest+C)/C*C, oldest+1) // the next checkpoint: oldest stays one
-		return &migrateTask{prune: true, from: oldest, to: min(to, oldestTarget), blk: oldest}
+		return &migrateTask{prune: true, from: oldest, to: min(to, oldestTarget), blk: oldest, dropped: roaring.New()}
 	}
 	return nil
 }
@@ -390,6 +408,7 @@ func (s *Store) startTask() (*migrateTask, error) {
 // keep every version.
 func (s *Store) workTask(limit int) (examined, count int, err error) {
 	t := *s.task
+	t.dropped = s.task.dropped.Clone() // s.task stays as committed should the batch fail
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 	it, err := snap.NewIter(nil)
@@ -419,6 +438,9 @@ func (s *Store) workTask(limit int) (examined, count int, err error) {
 				if err := b.Delete(versioned(item, t.blk), nil); err != nil {
 					return 0, 0, err
 				}
+				if !t.prune {
+					t.dropped.Add(uint32(t.idx))
+				}
 				t.gone += sz
 				deleted += sz
 				count++
@@ -431,6 +453,7 @@ func (s *Store) workTask(limit int) (examined, count int, err error) {
 			return 0, 0, err
 		}
 		t.blk, t.idx, t.gone = t.blk+1, 0, 0
+		t.dropped.Clear()
 	}
 	done := t.blk > t.lastBlock()
 	if done {
@@ -464,10 +487,33 @@ func (s *Store) workTask(limit int) (examined, count int, err error) {
 }
 
 // finishBlock writes what a block's finished migration leaves: a thinned
-// block's smaller size; a pruned block's changeset, body, receipts,
-// transaction lookups and size gone (the genesis keeps its marker).
+// block's changeset without the entries whose versions went, and its
+// smaller size; a pruned block's changeset, body, receipts, transaction
+// lookups and size gone (the genesis keeps its marker).
 func (s *Store) finishBlock(snap *pebble.Snapshot, b *pebble.Batch, t *migrateTask, deleted *uint64) error {
 	if !t.prune {
+		if !t.dropped.IsEmpty() {
+			raw, err := getFrom(snap, blockKey(changePrefix, t.blk))
+			if err != nil {
+				return fmt.Errorf("changeset of block %d: %w", t.blk, err)
+			}
+			items, err := decodeChangeset(raw)
+			if err != nil {
+				return fmt.Errorf("block %d: %w", t.blk, err)
+			}
+			kept := items[:0]
+			for i, item := range items {
+				if !t.dropped.Contains(uint32(i)) {
+					kept = append(kept, item)
+				}
+			}
+			short := encodeChangeset(kept)
+			if err := b.Set(blockKey(changePrefix, t.blk), short, nil); err != nil {
+				return err
+			}
+			t.gone += uint64(len(raw) - len(short))
+			*deleted += uint64(len(raw) - len(short))
+		}
 		size, err := blockSize(snap, t.blk)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -66,6 +67,7 @@ func TestRetentionProperty(t *testing.T) {
 	}
 	checkTiers(t, s, g, pinned, rng)
 	require.Zero(t, s.rebuildFallbacks.Load(), "every rebuild between checkpoints replayed the merged update")
+	checkChangesets(t, s)
 	tiers := s.Tiers()
 	require.Equal(t, "recent", tiers[0].Name)
 	require.GreaterOrEqual(t, blocks-tiers[0].Earliest+1, uint64(40), "the recent tier keeps at least Recent blocks")
@@ -257,4 +259,25 @@ func TestWindowViewCache(t *testing.T) {
 	require.Equal(t, uint64(2), s.viewHits.Load(), "rebuilt after expiry")
 	checkOpen(c)
 	require.NoError(t, c.Close())
+}
+
+// checkChangesets: once migration is idle, every node version a window
+// block's changeset lists is still there (thinning rewrote the changesets).
+func checkChangesets(t *testing.T, s *Store) {
+	t.Helper()
+	require.Nil(t, s.task, "migration is idle")
+	listed := 0
+	for blk := s.oldest.Load(); blk < s.recent.Load(); blk++ {
+		items, err := changesetAt(s.db, blk)
+		require.NoError(t, err)
+		for _, item := range items {
+			if !bytes.HasPrefix(item, nodePrefix) {
+				continue
+			}
+			_, err := getFrom(s.db, versioned(item, blk))
+			require.NoError(t, err, "block %d lists node %x", blk, item)
+			listed++
+		}
+	}
+	require.Positive(t, listed)
 }
