@@ -19,7 +19,9 @@ type metrics struct {
 // RegisterMetrics registers the store's metrics with reg:
 // strata_history_ingest_seconds, strata_history_trie_nodes_written_total,
 // strata_history_node_cache_{hits,misses}_total, strata_history_head_block,
-// strata_history_disk_bytes. Call it once, before ingest starts.
+// strata_history_disk_bytes, strata_window_rebuilds_total,
+// strata_window_rebuild_cache_hits_total,
+// strata_window_rebuild_fallbacks_total. Call it once, before ingest starts.
 func (s *Store) RegisterMetrics(reg prometheus.Registerer) error {
 	m := &metrics{
 		ingest: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -57,7 +59,19 @@ func (s *Store) RegisterMetrics(reg prometheus.Registerer) error {
 		Name: "strata_history_disk_bytes",
 		Help: "Bytes the history store occupies on disk.",
 	}, func() float64 { return float64(s.DiskUsage()) })
-	for _, c := range []prometheus.Collector{m.ingest, m.nodes, m.batchBlocks, m.cacheHits, m.cacheMisses, head, disk} {
+	rebuilds := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "strata_window_rebuilds_total",
+		Help: "States of blocks between window checkpoints rebuilt in memory.",
+	}, func() float64 { return float64(s.windowRebuilds.Load()) })
+	viewHits := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "strata_window_rebuild_cache_hits_total",
+		Help: "Reads of blocks between window checkpoints served by an already rebuilt state.",
+	}, func() float64 { return float64(s.viewHits.Load()) })
+	fallbacks := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "strata_window_rebuild_fallbacks_total",
+		Help: "Window rebuilds whose merged replay failed and were replayed block by block (a bug to report; answers stay verified).",
+	}, func() float64 { return float64(s.rebuildFallbacks.Load()) })
+	for _, c := range []prometheus.Collector{m.ingest, m.nodes, m.batchBlocks, m.cacheHits, m.cacheMisses, head, disk, rebuilds, viewHits, fallbacks} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

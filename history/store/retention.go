@@ -631,6 +631,7 @@ func (s *Store) windowState(snap *pebble.Snapshot, n uint64) (history.State, err
 		us = append(us, u)
 	}
 	workers := runtime.GOMAXPROCS(0)
+	s.windowRebuilds.Add(1)
 	if len(us) > 1 {
 		st, err := replay.Rebuild(context.Background(), base, []*history.BlockUpdate{replay.Merge(us)}, workers)
 		if err == nil {
