@@ -125,7 +125,9 @@ func TestRunStopsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &stepMigrator{calls: make(chan call), answers: make(chan answer)}
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, Config{Budget: 1, Slice: time.Second, Idle: time.Hour}, m, slog.New(slog.DiscardHandler), nil) }()
+	go func() {
+		done <- Run(ctx, Config{Budget: 1, Slice: time.Second, Idle: time.Hour}, m, slog.New(slog.DiscardHandler), nil)
+	}()
 	timeout := time.After(time.Minute)
 	select {
 	case <-m.calls: // timer mode: the first step starts at once

@@ -24,6 +24,8 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 		return err
 	}
 	start := time.Now()
+	s.ingesting.Add(1) // migration steps yield to ingest between their batches
+	defer s.ingesting.Add(-1)
 	s.ingestMu.Lock()
 	defer s.ingestMu.Unlock()
 	if s.closed.Load() {

@@ -33,6 +33,8 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 		return err
 	}
 	start := time.Now()
+	s.ingesting.Add(1) // migration steps yield to ingest between their batches
+	defer s.ingesting.Add(-1)
 	s.ingestMu.Lock()
 	defer s.ingestMu.Unlock()
 	if s.closed.Load() {

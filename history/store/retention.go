@@ -195,6 +195,7 @@ type MigrateResult struct {
 	Deleted         int    // versions deleted
 	Examined        int    // changeset entries examined (the unit of budget)
 	More            bool   // more work is due now
+	Yielded         bool   // the step stopped early because a block started ingesting
 }
 
 // MigrateChunk is the most changeset entries one migration batch examines:
@@ -269,8 +270,10 @@ func (t *migrateTask) lastBlock() uint64 { return t.to - 1 }
 // entries: whole checkpoint intervals from the recent tier into the window
 // (their superseded node versions deleted), then blocks from the window
 // below it (everything but headers and pinned history deleted). It works
-// in batches of at most MigrateChunk entries and stops early when ctx ends,
-// so callers bound a step by time with a deadline. Every batch also moves
+// in batches of at most MigrateChunk entries and stops early when ctx ends
+// (callers bound a step by time with a deadline) or, after its first
+// batch, as soon as a block starts ingesting: migration only uses the time
+// ingest leaves, and still makes progress when ingest never pauses. Every batch also moves
 // the boundary or the task's cursor in meta, so a crash leaves a
 // consistent store. It runs beside ingest and reads without blocking either.
 func (s *Store) Migrate(ctx context.Context, budget int) (MigrateResult, error) {
@@ -285,6 +288,10 @@ func (s *Store) Migrate(ctx context.Context, budget int) (MigrateResult, error) 
 	}
 	s.expireViews(time.Now())
 	for budget > 0 && ctx.Err() == nil {
+		if res.Examined > 0 && s.ingesting.Load() > 0 {
+			res.Yielded = true
+			break
+		}
 		if s.task == nil {
 			t, err := s.startTask()
 			if err != nil {

@@ -281,3 +281,30 @@ func checkChangesets(t *testing.T, s *Store) {
 	}
 	require.Positive(t, listed)
 }
+
+// TestMigrationYieldsToIngest: with a block ingesting, a step does one
+// batch and stops; without, it works through its budget.
+func TestMigrationYieldsToIngest(t *testing.T) {
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.Retention = Retention{Recent: 16, Window: 1 << 20, Checkpoint: 8}
+	s, err := OpenMem(cfg)
+	require.NoError(t, err)
+	defer s.Close()
+	g := historytest.NewChain(13)
+	for range 300 {
+		require.NoError(t, s.Ingest(ctx, g.Next()))
+	}
+	s.ingesting.Add(1) // as Ingest does while a block is under way
+	res, err := s.Migrate(ctx, 1<<30)
+	require.NoError(t, err)
+	require.True(t, res.Yielded)
+	require.True(t, res.More)
+	require.LessOrEqual(t, res.Examined, MigrateChunk, "one batch, then the step gave way")
+	s.ingesting.Add(-1)
+	res, err = s.Migrate(ctx, 1<<30)
+	require.NoError(t, err)
+	require.False(t, res.Yielded)
+	require.False(t, res.More, "with nothing ingesting the step finished the work")
+	require.Greater(t, res.Examined, MigrateChunk)
+}

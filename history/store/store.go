@@ -40,6 +40,7 @@ type Store struct {
 	task      *migrateTask // the migration under way; guarded by migrateMu
 
 	views            *lru.Cache[uint64, *sharedView] // rebuilt window states
+	ingesting        atomic.Int32                    // Ingest and IngestBatch calls under way
 	windowRebuilds   atomic.Uint64                   // window states rebuilt
 	viewHits         atomic.Uint64                   // window reads the cache answered
 	rebuildFallbacks atomic.Uint64                   // window rebuilds whose merged replay failed (a merge bug; answers stay right)
