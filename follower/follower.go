@@ -50,7 +50,9 @@ type Config struct {
 	ChainConfig *params.ChainConfig
 	// CatchupThreshold is how many blocks behind the upstream's head the
 	// follower switches from per-block ingest to parallel catch-up replay
-	// (0 never switches). Catch-up applies to Strata stream upstreams.
+	// (0 never switches). Catch-up applies to Strata stream upstreams; a
+	// JSON-RPC upstream that far ahead gets its next blocks requested
+	// concurrently while each is built and ingested in turn.
 	CatchupThreshold uint64
 	// Catchup bounds catch-up replay.
 	Catchup catchup.Config
@@ -83,7 +85,8 @@ type BlockInfo struct {
 	Number       uint64
 	Hash         [32]byte
 	Txs          int
-	Fetch        time.Duration // upstream requests for the block
+	Fetch        time.Duration // upstream requests for the block (waiting for them when prefetched)
+	Prefetched   bool          // requested ahead while the follower was behind
 	Build        time.Duration // diffs merged, system calls applied
 	Ingest       time.Duration // root check and commit
 	Committed    time.Time
@@ -106,7 +109,12 @@ type Follower struct {
 
 	upHead   atomic.Uint64
 	upHeadAt atomic.Int64 // unix nanoseconds when upHead was last seen to grow
-	mode     atomic.Value // Mode
+
+	// Blocks requested ahead from a JSON-RPC upstream; Run's goroutine only.
+	pre       map[uint64]*rpcFetch
+	preCtx    context.Context
+	preCancel context.CancelFunc
+	mode      atomic.Value // Mode
 }
 
 // New connects to the upstream and, on an empty chain, loads the genesis
@@ -231,6 +239,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		return f.runStream(ctx)
 	}
 	wake := f.subscribe(ctx)
+	defer f.dropPrefetch()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -255,6 +264,7 @@ func (f *Follower) Run(ctx context.Context) error {
 				return err
 			}
 			if theirs.Hash() != ours.Hash() {
+				f.dropPrefetch()
 				if err := f.reorg(ctx, history.Head{Number: upHead, Hash: ours.Hash(), Root: ours.Root}, f.rpcHash); err != nil {
 					return nilOnCancel(ctx, err)
 				}
@@ -292,20 +302,14 @@ func (f *Follower) next(ctx context.Context, head history.Head) error {
 	if at := time.Unix(0, f.upHeadAt.Load()); f.upHead.Load() >= n && at.Before(seen) {
 		seen = at
 	}
-	b, err := retry(ctx, f, "block", func(ctx context.Context) (*types.Block, error) { return f.up.block(ctx, n) })
+	fe, prefetched, err := f.fetch(ctx, n)
 	if err != nil {
 		return err
 	}
+	b, receipts, diffs := fe.b, fe.receipts, fe.diffs
 	if b.ParentHash() != head.Hash {
+		f.dropPrefetch()
 		return f.reorg(ctx, head, f.rpcHash)
-	}
-	receipts, err := retry(ctx, f, "receipts", func(ctx context.Context) (types.Receipts, error) { return f.up.receipts(ctx, b) })
-	if err != nil {
-		return err
-	}
-	diffs, err := retry(ctx, f, "state diff", func(ctx context.Context) ([]txDiff, error) { return f.up.diffs(ctx, b) })
-	if err != nil {
-		return err
 	}
 	fetched := time.Now()
 	parent, err := f.chain.HeaderByNumber(head.Number)
@@ -337,7 +341,7 @@ func (f *Follower) next(ctx context.Context, head history.Head) error {
 	}
 	if f.onBlock != nil {
 		now := time.Now()
-		f.onBlock(BlockInfo{Number: n, Hash: b.Hash(), Txs: len(b.Transactions()), Fetch: fetched.Sub(start), Build: built.Sub(fetched),
+		f.onBlock(BlockInfo{Number: n, Hash: b.Hash(), Txs: len(b.Transactions()), Fetch: fetched.Sub(start), Prefetched: prefetched, Build: built.Sub(fetched),
 			Ingest: now.Sub(built), Committed: now, Seen: seen, UpstreamHead: f.upHead.Load(), HeadTime: b.Time()})
 	}
 	return nil

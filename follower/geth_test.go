@@ -235,11 +235,16 @@ func TestFollowRealGeth(t *testing.T) {
 	defer s.Close()
 	cfg := follower.DefaultConfig()
 	cfg.URL, cfg.GenesisFile = url, genesisFile
+	cfg.CatchupThreshold = 3 // geth is ~12 blocks ahead: most blocks are requested ahead
 	f, err := follower.New(ctx, cfg, s, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	require.NoError(t, err)
 	defer f.Close()
 	runCtx, cancel := context.WithTimeout(ctx, time.Minute) // a stuck follower fails the test below
+	prefetched := 0
 	f.OnBlock(func(info follower.BlockInfo) {
+		if info.Prefetched {
+			prefetched++
+		}
 		if info.Number >= uint64(gethHead) {
 			cancel()
 		}
@@ -249,6 +254,7 @@ func TestFollowRealGeth(t *testing.T) {
 	head, err := s.Head()
 	require.NoError(t, err)
 	require.Equal(t, uint64(gethHead), head.Number, "the follower reached geth's head")
+	require.Positive(t, prefetched, "blocks were requested ahead while behind")
 
 	srv, err := api.NewRPCServer(api.Config{ChainConfig: f.ChainConfig(), Reader: s})
 	require.NoError(t, err)

@@ -32,6 +32,7 @@ func TestReorgs(t *testing.T) {
 	defer s.Close()
 	cfg := follower.DefaultConfig()
 	cfg.URL, cfg.GenesisFile = c.url, c.genesisFile
+	cfg.CatchupThreshold = 1 // blocks are requested ahead, so a reorg must drop them
 	f, err := follower.New(ctx, cfg, s, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer f.Close()
