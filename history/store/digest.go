@@ -36,7 +36,11 @@ func (s *Store) Digest() (common.Hash, error) {
 			}
 			slices.SortFunc(items, bytes.Compare)
 			items = slices.CompactFunc(items, bytes.Equal)
-			v = encodeChangeset(items)
+			entries := make([]changeEntry, len(items))
+			for i, item := range items {
+				entries[i] = changeEntry{item: item, value: -1} // the values are hashed with their keys
+			}
+			v = encodeChangeset(entries)
 		}
 		writeLenPrefixed(h, k)
 		writeLenPrefixed(h, v)

@@ -110,13 +110,13 @@ func (s *Store) writeOpts() *pebble.WriteOptions {
 type blockWriter struct {
 	batch   *pebble.Batch
 	block   uint64
-	changes [][]byte // unversioned items written at block; the changeset
-	nodes   int      // trie node versions among them
+	changes []changeEntry // unversioned items written at block; the changeset
+	nodes   int           // trie node versions among them
 }
 
 // put writes the version of item at the writer's block.
 func (w *blockWriter) put(item, value []byte) error {
-	w.changes = append(w.changes, item)
+	w.changes = append(w.changes, changeEntry{item: item, value: len(value)})
 	return w.batch.Set(versioned(item, w.block), value, nil)
 }
 
@@ -332,29 +332,6 @@ func (w *blockWriter) writeBlock(u *history.BlockUpdate, hash common.Hash) error
 		}
 	}
 	return b.Set(blockKey(changePrefix, n), encodeChangeset(w.changes), nil)
-}
-
-// encodeChangeset writes each item as uvarint length + bytes.
-func encodeChangeset(items [][]byte) []byte {
-	var out []byte
-	for _, it := range items {
-		out = binary.AppendUvarint(out, uint64(len(it)))
-		out = append(out, it...)
-	}
-	return out
-}
-
-func decodeChangeset(b []byte) ([][]byte, error) {
-	var items [][]byte
-	for len(b) > 0 {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || uint64(len(b)-n) < l {
-			return nil, fmt.Errorf("corrupt changeset")
-		}
-		items = append(items, b[n:n+int(l)])
-		b = b[n+int(l):]
-	}
-	return items, nil
 }
 
 // countBlockBytes records in b the logical bytes block n holds (its size

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -203,62 +204,57 @@ type MigrateResult struct {
 // the CPU or the commit pipeline for long beside ingest.
 const MigrateChunk = 512
 
-// A migration task moves one checkpoint interval down a tier. It runs in
-// two phases. Starting it moves the boundary (meta recent or oldest) and
-// the byte counters and records the task in meta, all in one batch: from
-// then on readers treat the interval as the lower tier, which is correct
-// whether or not its superseded versions are gone yet (a window read
-// rebuilds from the checkpoint below, whose versions are never deleted; a
-// read below the window only touches pinned items, which are never
-// deleted). Working it deletes the superseded versions in batches of at
-// most MigrateChunk entries, each batch also advancing the cursor in meta,
-// so a crash resumes where the last batch ended; a delete replayed after a
-// crash is a no-op.
+// A migration task moves one checkpoint interval down a tier. Starting it
+// moves the boundary (meta recent or oldest) and the byte counters and
+// records the task in meta, all in one batch: from then on readers treat
+// the interval as the lower tier, which is correct whether or not its
+// superseded versions are gone yet (a window read rebuilds from the
+// checkpoint below, whose versions are never deleted; a read below the
+// window only touches pinned items, which are never deleted). Working it
+// deletes the superseded versions in batches of at most MigrateChunk
+// entries, each batch also advancing the cursor in meta, so a crash resumes
+// where the last batch ended; a delete replayed after a crash is a no-op.
+//
+// What a task deletes follows from the changesets of the blocks it spans
+// (see taskPlan), so deleting a block's superseded versions needs no read.
+// A pruning has two phases: first every version below from of each item
+// the interval writes (one seek per item, in key order), then, block by
+// block, the interval's own superseded versions and block data.
 type migrateTask struct {
 	prune    bool   // below the window (else: recent tier into the window)
+	below    bool   // prune, first phase: idx counts the plan's items whose versions below from go
 	from, to uint64 // thin: blocks from..to, to the checkpoint; prune: from..to-1, to the new oldest block
 	blk      uint64 // cursor: the block being worked
-	idx      uint64 // cursor: the next changeset entry of blk
+	idx      uint64 // cursor: the next changeset entry of blk (or item of the plan, in the first phase of a pruning)
 	gone     uint64 // bytes deleted so far from blk (thin: its size shrinks by this)
-	// dropped (thin only) holds the indices of blk's changeset entries whose
-	// versions are gone; when blk is done its changeset is rewritten
-	// without them, so the window does not list what it no longer holds.
-	dropped *roaring.Bitmap
 }
 
-var metaTask = []byte("migrate-task") // kind(1) from(8) to(8) blk(8) idx(8) gone(8) [dropped (roaring)]
+// metaTask: kind(1) from(8) to(8) blk(8) idx(8) gone(8); kind t = thin,
+// p = prune, b = prune in its first phase. (Stores written by earlier
+// builds may append a bitmap; it is ignored: the plan recomputes it.)
+var metaTask = []byte("migrate-task")
 
 func (t *migrateTask) encode() []byte {
 	kind := byte('t')
-	if t.prune {
+	switch {
+	case t.prune && t.below:
+		kind = 'b'
+	case t.prune:
 		kind = 'p'
 	}
 	out := []byte{kind}
 	for _, v := range []uint64{t.from, t.to, t.blk, t.idx, t.gone} {
 		out = binary.BigEndian.AppendUint64(out, v)
 	}
-	if t.dropped != nil && !t.dropped.IsEmpty() {
-		b, err := t.dropped.ToBytes()
-		if err != nil {
-			panic(err) // serialising an in-memory bitmap does not fail
-		}
-		out = append(out, b...)
-	}
 	return out
 }
 
 func decodeTask(v []byte) (*migrateTask, error) {
-	if len(v) < 41 || (v[0] != 't' && v[0] != 'p') {
+	if len(v) < 41 || (v[0] != 't' && v[0] != 'p' && v[0] != 'b') {
 		return nil, fmt.Errorf("migration task in meta: %d bytes, kind %q", len(v), v[:min(len(v), 1)])
 	}
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[1+8*i:]) }
-	t := &migrateTask{prune: v[0] == 'p', from: u(0), to: u(1), blk: u(2), idx: u(3), gone: u(4), dropped: roaring.New()}
-	if len(v) > 41 {
-		if err := t.dropped.UnmarshalBinary(v[41:]); err != nil {
-			return nil, fmt.Errorf("migration task in meta: dropped entries: %w", err)
-		}
-	}
-	return t, nil
+	return &migrateTask{prune: v[0] != 't', below: v[0] == 'b', from: u(0), to: u(1), blk: u(2), idx: u(3), gone: u(4)}, nil
 }
 
 // lastBlock is the last block whose changeset the task works through: a
@@ -334,7 +330,7 @@ func (s *Store) due() *migrateTask {
 	}
 	recent := max(s.recent.Load(), 1) // block 0 is a checkpoint; nothing below it
 	if recent+C <= recentTarget+1 && recent+C-1 <= h.Number {
-		return &migrateTask{from: recent, to: recent + C - 1, blk: recent, dropped: roaring.New()}
+		return &migrateTask{from: recent, to: recent + C - 1, blk: recent}
 	}
 	// No window: the recent tier's lower edge is also the oldest block.
 	oldestTarget := s.recent.Load() - min(s.recent.Load(), 1)
@@ -347,7 +343,7 @@ func (s *Store) due() *migrateTask {
 	oldestTarget = oldestTarget / C * C
 	if oldest := s.oldest.Load(); oldest < oldestTarget {
 		to := max((oldest+C)/C*C, oldest+1) // the next checkpoint: oldest stays one
-		return &migrateTask{prune: true, from: oldest, to: min(to, oldestTarget), blk: oldest, dropped: roaring.New()}
+		return &migrateTask{prune: true, below: oldest > 0, from: oldest, to: min(to, oldestTarget), blk: oldest}
 	}
 	return nil
 }
@@ -406,61 +402,63 @@ func (s *Store) startTask() (*migrateTask, error) {
 	return t, nil
 }
 
-// workTask examines up to limit changeset entries of the current task and
-// deletes what they make superseded, in one batch that also advances the
-// cursor (or clears the task when it is done). A thinning deletes node
-// versions superseded at or below the checkpoint; a pruning deletes every
-// item version superseded at or below the new oldest block, then the
-// block's changeset, body, receipts and transaction lookups. Pinned items
-// keep every version.
+// workTask examines up to limit changeset entries (or, in a pruning's first
+// phase, items) of the current task and deletes what its plan says is
+// superseded, in one batch that also advances the cursor (or clears the
+// task when it is done). A thinning deletes node versions superseded at or
+// below the checkpoint; a pruning deletes every item version superseded at
+// or below the new oldest block, then the block's changeset, body,
+// receipts and transaction lookups. Pinned items keep every version.
 func (s *Store) workTask(limit int) (examined, count int, err error) {
-	t := *s.task
-	t.dropped = s.task.dropped.Clone() // s.task stays as committed should the batch fail
+	t := *s.task // s.task stays as committed should the batch fail
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
-	it, err := snap.NewIter(nil)
-	if err != nil {
-		return 0, 0, err
+	if !s.plan.covers(&t) {
+		if s.plan, err = s.planTask(snap, &t); err != nil {
+			return 0, 0, err
+		}
 	}
-	defer it.Close()
+	p := s.plan
 	b := s.db.NewBatch()
 	defer b.Close()
 	var deleted uint64
-	for examined < limit && t.blk <= t.lastBlock() {
-		items, err := changesetAt(snap, t.blk)
+	if t.below {
+		n, c, d, err := s.deleteBelow(snap, b, &t, limit)
 		if err != nil {
 			return 0, 0, err
 		}
-		for ; t.idx < uint64(len(items)) && examined < limit; t.idx++ {
-			item := items[t.idx]
+		examined, count, deleted = n, c, d
+	}
+	for !t.below && examined < limit && t.blk <= t.lastBlock() {
+		entries, drop := p.entries[t.blk], p.drop[t.blk]
+		for ; t.idx < uint64(len(entries)) && examined < limit; t.idx++ {
 			examined++
-			if (!t.prune && !bytes.HasPrefix(item, nodePrefix)) || s.isPinned(item) {
+			if drop == nil || !drop.Contains(uint32(t.idx)) {
 				continue
 			}
-			newer, sz, err := supersededBy(it, item, t.blk, t.to)
-			if err != nil {
-				return 0, 0, err
-			}
-			if newer {
-				if err := b.Delete(versioned(item, t.blk), nil); err != nil {
+			e := entries[t.idx]
+			size := e.size()
+			if size < 0 { // a changeset without value lengths
+				v, err := getFrom(snap, versioned(e.item, t.blk))
+				if err != nil && !errors.Is(err, history.ErrNotFound) {
 					return 0, 0, err
 				}
-				if !t.prune {
-					t.dropped.Add(uint32(t.idx))
-				}
-				t.gone += sz
-				deleted += sz
-				count++
+				size = len(e.item) + 8 + len(v)
 			}
+			if err := b.Delete(versioned(e.item, t.blk), nil); err != nil {
+				return 0, 0, err
+			}
+			t.gone += uint64(size)
+			deleted += uint64(size)
+			count++
 		}
-		if t.idx < uint64(len(items)) {
+		if t.idx < uint64(len(entries)) {
 			break // the budget ran out inside this block
 		}
 		if err := s.finishBlock(snap, b, &t, &deleted); err != nil {
 			return 0, 0, err
 		}
 		t.blk, t.idx, t.gone = t.blk+1, 0, 0
-		t.dropped.Clear()
 	}
 	done := t.blk > t.lastBlock()
 	if done {
@@ -486,11 +484,136 @@ func (s *Store) workTask(limit int) (examined, count int, err error) {
 		return 0, 0, fmt.Errorf("migrate blocks %d-%d at block %d: %w", t.from, t.to, t.blk, err)
 	}
 	if done {
-		s.task = nil
+		s.task, s.plan = nil, nil
 	} else {
 		s.task = &t
 	}
 	return examined, count, nil
+}
+
+// deleteBelow works a pruning's first phase: for up to limit of the items
+// the interval writes, in key order, it deletes every version below from
+// (superseded: the item has a version in [from, to]). When the last item is
+// done the task moves on to the interval's blocks.
+func (s *Store) deleteBelow(snap *pebble.Snapshot, b *pebble.Batch, t *migrateTask, limit int) (examined, count int, deleted uint64, err error) {
+	items := s.plan.below
+	if t.idx < uint64(len(items)) {
+		it, err := snap.NewIter(&pebble.IterOptions{LowerBound: items[t.idx]})
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		defer it.Close()
+		for ; t.idx < uint64(len(items)) && examined < limit; t.idx++ {
+			examined++
+			item := items[t.idx]
+			for ok := it.SeekGE(versioned(item, t.from-1)); ok; ok = it.Next() {
+				k := it.Key()
+				if len(k) != len(item)+8 || !bytes.HasPrefix(k, item) {
+					break
+				}
+				if err := b.Delete(k, nil); err != nil {
+					return 0, 0, 0, err
+				}
+				deleted += uint64(len(k) + len(it.Value()))
+				count++
+			}
+			if err := it.Error(); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+	}
+	if t.idx == uint64(len(items)) {
+		t.below, t.blk, t.idx = false, t.from, 0
+	}
+	return examined, count, deleted, nil
+}
+
+// taskPlan is what a task deletes, worked out from the changesets of the
+// blocks it spans: a block's version of an item is superseded when a later
+// block of the task's range, up to and including to, writes the item again
+// (every version a block writes is listed in its changeset). A thinning
+// looks at trie nodes only; a pruning at every item; neither at pinned
+// items. The plan is computed when a task starts or resumes, from the
+// changesets of the blocks the cursor has not passed (which the task has
+// not rewritten or deleted yet), and kept until the task ends.
+type taskPlan struct {
+	prune    bool
+	from, to uint64
+	first    uint64                     // the first block the plan covers
+	entries  map[uint64][]changeEntry   // the changesets of blocks first..to-1
+	drop     map[uint64]*roaring.Bitmap // per block: entries whose version goes (deleted, bytes counted)
+	quiet    map[uint64]*roaring.Bitmap // per block: earlier entries of an item dropped above, written twice by the block
+	below    [][]byte                   // pruning from its start: the items written in from..to, sorted
+}
+
+func (p *taskPlan) covers(t *migrateTask) bool {
+	return p != nil && p.prune == t.prune && p.from == t.from && p.to == t.to && p.first <= t.blk &&
+		(!t.below || p.below != nil)
+}
+
+func (s *Store) planTask(r pebble.Reader, t *migrateTask) (*taskPlan, error) {
+	p := &taskPlan{prune: t.prune, from: t.from, to: t.to, first: t.blk,
+		entries: map[uint64][]changeEntry{}, drop: map[uint64]*roaring.Bitmap{}, quiet: map[uint64]*roaring.Bitmap{}}
+	if t.below {
+		p.first = t.from
+	}
+	seen := map[string]struct{}{} // items written by the blocks after the one being planned
+	for blk := t.to; blk >= p.first; blk-- {
+		raw, err := getFrom(r, blockKey(changePrefix, blk))
+		if errors.Is(err, history.ErrNotFound) {
+			raw, err = nil, nil // the bulk-loaded genesis has none
+		}
+		if err != nil {
+			return nil, fmt.Errorf("changeset of block %d: %w", blk, err)
+		}
+		entries, err := decodeChangesetEntries(raw)
+		if err != nil {
+			return nil, fmt.Errorf("changeset of block %d: %w", blk, err)
+		}
+		var drop, quiet *roaring.Bitmap
+		written := map[string]bool{} // item -> dropped, for the block's later entries
+		for i := len(entries) - 1; i >= 0; i-- {
+			item := entries[i].item
+			if (!t.prune && !bytes.HasPrefix(item, nodePrefix)) || s.isPinned(item) {
+				continue
+			}
+			if gone, again := written[string(item)]; again {
+				if gone {
+					if quiet == nil {
+						quiet = roaring.New()
+					}
+					quiet.AddInt(i)
+				}
+				continue
+			}
+			_, later := seen[string(item)]
+			gone := later && blk < t.to
+			written[string(item)] = gone
+			if gone {
+				if drop == nil {
+					drop = roaring.New()
+				}
+				drop.AddInt(i)
+			}
+		}
+		for item := range written {
+			seen[item] = struct{}{}
+		}
+		if blk < t.to {
+			p.entries[blk], p.drop[blk], p.quiet[blk] = entries, drop, quiet
+		}
+		if blk == 0 {
+			break
+		}
+	}
+	if t.below {
+		p.below = make([][]byte, 0, len(seen))
+		for item := range seen {
+			p.below = append(p.below, []byte(item))
+		}
+		slices.SortFunc(p.below, bytes.Compare)
+	}
+	return p, nil
 }
 
 // finishBlock writes what a block's finished migration leaves: a thinned
@@ -499,27 +622,26 @@ func (s *Store) workTask(limit int) (examined, count int, err error) {
 // lookups and size gone (the genesis keeps its marker).
 func (s *Store) finishBlock(snap *pebble.Snapshot, b *pebble.Batch, t *migrateTask, deleted *uint64) error {
 	if !t.prune {
-		if !t.dropped.IsEmpty() {
+		drop, quiet := s.plan.drop[t.blk], s.plan.quiet[t.blk]
+		if drop != nil {
+			entries := s.plan.entries[t.blk]
+			kept := make([]changeEntry, 0, len(entries)-int(drop.GetCardinality()))
+			for i, e := range entries {
+				if !drop.ContainsInt(i) && (quiet == nil || !quiet.ContainsInt(i)) {
+					kept = append(kept, e)
+				}
+			}
 			raw, err := getFrom(snap, blockKey(changePrefix, t.blk))
 			if err != nil {
 				return fmt.Errorf("changeset of block %d: %w", t.blk, err)
-			}
-			items, err := decodeChangeset(raw)
-			if err != nil {
-				return fmt.Errorf("block %d: %w", t.blk, err)
-			}
-			kept := items[:0]
-			for i, item := range items {
-				if !t.dropped.Contains(uint32(i)) {
-					kept = append(kept, item)
-				}
 			}
 			short := encodeChangeset(kept)
 			if err := b.Set(blockKey(changePrefix, t.blk), short, nil); err != nil {
 				return err
 			}
-			t.gone += uint64(len(raw) - len(short))
-			*deleted += uint64(len(raw) - len(short))
+			shrunk := uint64(max(len(raw)-len(short), 0))
+			t.gone += shrunk
+			*deleted += shrunk
 		}
 		size, err := blockSize(snap, t.blk)
 		if err != nil {
@@ -554,26 +676,6 @@ func (t *tierBytes) encode() []byte {
 	out = binary.BigEndian.AppendUint64(out, t.thinned)
 	out = binary.BigEndian.AppendUint64(out, t.prunedRest)
 	return binary.BigEndian.AppendUint64(out, t.prunedDeleted)
-}
-
-// supersededBy reports whether item has a version newer than blk at or
-// below limit, and the size of its version at blk (0 if already gone).
-func supersededBy(it *pebble.Iterator, item []byte, blk, limit uint64) (bool, uint64, error) {
-	if !it.SeekGE(versioned(item, limit)) {
-		return false, 0, it.Error()
-	}
-	k := it.Key()
-	if len(k) != len(item)+8 || !bytes.HasPrefix(k, item) {
-		return false, 0, nil
-	}
-	if ^binary.BigEndian.Uint64(k[len(item):]) <= blk {
-		return false, 0, nil // blk's version is the newest at or below limit
-	}
-	var size uint64
-	if it.SeekGE(versioned(item, blk)) && bytes.Equal(it.Key(), versioned(item, blk)) {
-		size = uint64(len(it.Key()) + len(it.Value()))
-	}
-	return true, size, it.Error()
 }
 
 func getFrom(r pebble.Reader, key []byte) ([]byte, error) {

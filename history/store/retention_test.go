@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -68,6 +69,7 @@ func TestRetentionProperty(t *testing.T) {
 	checkTiers(t, s, g, pinned, rng)
 	require.Zero(t, s.rebuildFallbacks.Load(), "every rebuild between checkpoints replayed the merged update")
 	checkChangesets(t, s)
+	checkPruned(t, s)
 	tiers := s.Tiers()
 	require.Equal(t, "recent", tiers[0].Name)
 	require.GreaterOrEqual(t, blocks-tiers[0].Earliest+1, uint64(40), "the recent tier keeps at least Recent blocks")
@@ -280,6 +282,39 @@ func checkChangesets(t *testing.T, s *Store) {
 		}
 	}
 	require.Positive(t, listed)
+}
+
+// checkPruned: once migration is idle, an item that is not pinned keeps at
+// most one version at or below the oldest block (the one reads at oldest
+// see), so disk stays bounded however long the store runs.
+func checkPruned(t *testing.T, s *Store) {
+	t.Helper()
+	require.Nil(t, s.task, "migration is idle")
+	oldest := s.oldest.Load()
+	require.Positive(t, oldest, "the test pruned something")
+	it, err := s.db.NewIter(nil)
+	require.NoError(t, err)
+	defer it.Close()
+	var prev []byte
+	below, checked := 0, 0
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if !bytes.HasPrefix(k, nodePrefix) && !bytes.HasPrefix(k, accountPrefix) && !bytes.HasPrefix(k, slotPrefix) {
+			continue
+		}
+		item := k[:len(k)-8]
+		if !bytes.Equal(item, prev) {
+			prev, below = bytes.Clone(item), 0
+		}
+		if ^binary.BigEndian.Uint64(k[len(item):]) > oldest || s.isPinned(item) {
+			continue
+		}
+		below++
+		checked++
+		require.LessOrEqual(t, below, 1, "item %x keeps a version at block %d, superseded at or below the oldest block %d",
+			item, ^binary.BigEndian.Uint64(k[len(item):]), oldest)
+	}
+	require.Positive(t, checked)
 }
 
 // TestMigrationYieldsToIngest: with a block ingesting, a step does one

@@ -38,6 +38,7 @@ type Store struct {
 
 	migrateMu sync.Mutex   // serialises Migrate
 	task      *migrateTask // the migration under way; guarded by migrateMu
+	plan      *taskPlan    // what task deletes; guarded by migrateMu
 
 	views            *lru.Cache[uint64, *sharedView] // rebuilt window states
 	ingesting        atomic.Int32                    // Ingest and IngestBatch calls under way
