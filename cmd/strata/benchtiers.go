@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"text/tabwriter"
@@ -37,6 +38,8 @@ func newBenchTiersCmd() *cobra.Command {
 		checkpoint uint64
 		samples    int
 		blockTime  time.Duration
+		repeat     int
+		timer      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "tiers",
@@ -69,24 +72,64 @@ opening a block's state and proving a random changed account, per tier.`,
 			ret := store.Retention{Recent: recent, Window: window, Checkpoint: checkpoint,
 				Pinned: []common.Hash{crypto.Keccak256Hash(retention.MessagePasser[:])}}
 			out := cmd.OutOrStdout()
-			var results [3]tierRun
-			for i, r := range []store.Retention{{}, ret, ret} {
-				log.Info("Re-ingesting", "blocks", blocks, "retention", r.Enabled())
-				res, err := reingest(ctx, src, blocks, r, blockTime, i == 2)
-				if err != nil {
-					return err
+			// Runs alternate between the modes, repeat times over, so
+			// that a loaded machine's drift hits every mode alike; the
+			// tiers are measured after the last run that migrates after
+			// each commit.
+			type mode struct {
+				name        string
+				r           store.Retention
+				afterCommit bool
+				runs        []tierRun
+				all         []time.Duration
+			}
+			modes := []*mode{{name: "retention off"}}
+			if timer {
+				modes = append(modes, &mode{name: "migrating on a timer", r: ret})
+			}
+			modes = append(modes, &mode{name: "migrating after each commit", r: ret, afterCommit: true})
+			var r, off tierRun
+			for rep := range repeat {
+				for i, m := range modes {
+					last := rep == repeat-1 && i == len(modes)-1
+					measure := last || (rep == repeat-1 && i == 0)
+					log.Info("Re-ingesting", "blocks", blocks, "mode", m.name, "run", rep+1, "of", repeat)
+					res, err := reingest(ctx, src, blocks, m.r, blockTime, m.afterCommit, measure, samples)
+					if err != nil {
+						return err
+					}
+					m.runs = append(m.runs, res)
+					m.all = append(m.all, res.lat...)
+					switch {
+					case last:
+						r = res
+					case measure:
+						off = res
+					}
 				}
-				results[i] = res
 			}
 			w := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintf(out, "ingest of %d blocks from %s, one block per %s slot\n", blocks, source, blockTime)
+			fmt.Fprintf(out, "ingest of %d blocks from %s, one block per %s slot, %d run(s) per mode, alternating\n", blocks, source, blockTime, repeat)
 			fmt.Fprintln(w, "run\tp50\tp99\tmax\tmigration steps\tblocks left to migrate at the end\t")
-			for i, name := range []string{"retention off", "migrating on a timer", "migrating after each commit"} {
-				s := results[i].ingest
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t\n", name, s.P50, s.P99, s.Max, results[i].steps, results[i].behind)
+			for _, m := range modes {
+				for i, res := range m.runs {
+					s := res.ingest
+					fmt.Fprintf(w, "%s #%d\t%s\t%s\t%s\t%d\t%d\t\n", m.name, i+1, s.P50, s.P99, s.Max, res.steps, res.behind)
+				}
 			}
 			w.Flush()
-			r := results[2]
+			fmt.Fprintln(w, "\nmode\tmedian run p50\tmedian run p99\tpooled p50\tpooled p99\tmost blocks left\t")
+			for _, m := range modes {
+				var p50s, p99s []time.Duration
+				var behind uint64
+				for _, res := range m.runs {
+					p50s, p99s = append(p50s, res.ingest.P50), append(p99s, res.ingest.P99)
+					behind = max(behind, res.behind)
+				}
+				pooled := bench.Summarize(m.all)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t\n", m.name, bench.Percentile(sorted(p50s), 50), bench.Percentile(sorted(p99s), 50), pooled.P50, pooled.P99, behind)
+			}
+			w.Flush()
 			fmt.Fprintf(out, "\ntiers (recent %d, window %d, checkpoint %d blocks; pinned: the message passer)\n", recent, window, checkpoint)
 			fmt.Fprintln(w, "tier\tblocks\tlogical bytes/block\tproof p50\tproof p99\tproofs\t")
 			for _, t := range r.tiers {
@@ -94,7 +137,7 @@ opening a block's state and proving a random changed account, per tier.`,
 			}
 			w.Flush()
 			fmt.Fprintf(out, "\nlive sstables: %d bytes with every version; %d after migration and compaction (%.1f%%)\n",
-				results[0].liveAfter, r.liveAfter, 100*float64(r.liveAfter)/float64(max(results[0].liveAfter, 1)))
+				off.liveAfter, r.liveAfter, 100*float64(r.liveAfter)/float64(max(off.liveAfter, 1)))
 			return nil
 		},
 	}
@@ -105,6 +148,8 @@ opening a block's state and proving a random changed account, per tier.`,
 	f.Uint64Var(&window, "window", 1<<40, "window tier in blocks")
 	f.Uint64Var(&checkpoint, "checkpoint", 16, "checkpoint interval in blocks")
 	f.IntVar(&samples, "samples", 200, "proofs per tier")
+	f.IntVar(&repeat, "repeat", 1, "runs per mode, alternating between the modes")
+	f.BoolVar(&timer, "timer", true, "also run the mode that migrates on a timer")
 	f.DurationVar(&blockTime, "block-time", 200*time.Millisecond, "ingest paces blocks at this interval, as a live chain does (0: back to back)")
 	_ = cmd.MarkFlagRequired("source")
 	return cmd
@@ -122,10 +167,14 @@ type tierRun struct {
 	steps     int
 	tiers     []tierLatency
 	liveAfter uint64
-	behind    uint64 // blocks the recent tier should have given up by the end of ingest but had not
+	lat       []time.Duration // every block's ingest time
+	behind    uint64          // blocks the recent tier should have given up by the end of ingest but had not
 }
 
-func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Retention, blockTime time.Duration, afterCommit bool) (tierRun, error) {
+// reingest ingests blocks 1..blocks of src into a fresh store, one per slot,
+// with retention r running beside it; with measure it then finishes the
+// migration, compacts, and measures each tier.
+func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Retention, blockTime time.Duration, afterCommit, measure bool, samples int) (tierRun, error) {
 	var res tierRun
 	dir, err := os.MkdirTemp("", "strata-bench-tiers-")
 	if err != nil {
@@ -198,10 +247,14 @@ func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Rete
 		return res, err
 	}
 	res.ingest = bench.Summarize(lat)
+	res.lat = lat
 	if r.Enabled() && blocks > r.Recent {
 		if due := (blocks-r.Recent)/r.Checkpoint*r.Checkpoint + 1; due > dst.Tiers()[0].Earliest {
 			res.behind = due - dst.Tiers()[0].Earliest
 		}
+	}
+	if !measure {
+		return res, nil
 	}
 	for r.Enabled() {
 		m, err := dst.Migrate(ctx, 1<<20)
@@ -234,7 +287,7 @@ func reingest(ctx context.Context, src *store.Store, blocks uint64, r store.Rete
 			tl.perBlock = float64(t.Bytes) / float64(nblocks)
 		}
 		var ds []time.Duration
-		for range 200 {
+		for range samples {
 			n := t.Earliest + rng.Uint64N(nblocks)
 			addr := crypto.Keccak256Hash(retention.MessagePasser[:])
 			if t.Name == "pinned" {
@@ -280,3 +333,8 @@ func proveAt(s history.Reader, n uint64, addrHash common.Hash) error {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func sorted(d []time.Duration) []time.Duration {
+	slices.Sort(d)
+	return d
+}

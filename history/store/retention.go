@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
@@ -302,7 +303,7 @@ func (s *Store) Migrate(ctx context.Context, budget int) (MigrateResult, error) 
 				res.Thinned += t.to - t.from + 1
 			}
 		}
-		examined, deleted, err := s.workTask(min(budget, MigrateChunk))
+		examined, deleted, err := s.workTask(min(budget, MigrateChunk), func() bool { return s.ingesting.Load() > 0 })
 		if err != nil {
 			return res, err
 		}
@@ -409,29 +410,45 @@ func (s *Store) startTask() (*migrateTask, error) {
 // below the checkpoint; a pruning deletes every item version superseded at
 // or below the new oldest block, then the block's changeset, body,
 // receipts and transaction lookups. Pinned items keep every version.
-func (s *Store) workTask(limit int) (examined, count int, err error) {
+//
+// The plan is worked out first, a block's changeset per round (see
+// taskPlan); planning and deleting both stop early, keeping what is done,
+// once yield reports that a block started ingesting (checked every
+// yieldEvery entries, after the first ones), so a step hands the CPU back
+// within a fraction of a millisecond.
+func (s *Store) workTask(limit int, yield func() bool) (examined, count int, err error) {
 	t := *s.task // s.task stays as committed should the batch fail
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 	if !s.plan.covers(&t) {
-		if s.plan, err = s.planTask(snap, &t); err != nil {
+		s.plan = newPlan(&t)
+	}
+	for !s.plan.ready {
+		if examined >= yieldEvery && yield() || examined >= limit {
+			return examined, 0, nil // nothing deleted yet: nothing to commit
+		}
+		n, err := s.plan.step(s, snap)
+		if err != nil {
+			s.plan = nil
 			return 0, 0, err
 		}
+		examined += max(n, 1)
 	}
+	interrupted := func() bool { return examined%yieldEvery == 0 && examined >= yieldEvery && yield() }
 	p := s.plan
 	b := s.db.NewBatch()
 	defer b.Close()
 	var deleted uint64
 	if t.below {
-		n, c, d, err := s.deleteBelow(snap, b, &t, limit)
+		n, c, d, err := s.deleteBelow(snap, b, &t, limit-examined, yield)
 		if err != nil {
 			return 0, 0, err
 		}
-		examined, count, deleted = n, c, d
+		examined, count, deleted = examined+n, c, d
 	}
 	for !t.below && examined < limit && t.blk <= t.lastBlock() {
 		entries, drop := p.entries[t.blk], p.drop[t.blk]
-		for ; t.idx < uint64(len(entries)) && examined < limit; t.idx++ {
+		for ; t.idx < uint64(len(entries)) && examined < limit && !interrupted(); t.idx++ {
 			examined++
 			if drop == nil || !drop.Contains(uint32(t.idx)) {
 				continue
@@ -495,7 +512,7 @@ func (s *Store) workTask(limit int) (examined, count int, err error) {
 // the interval writes, in key order, it deletes every version below from
 // (superseded: the item has a version in [from, to]). When the last item is
 // done the task moves on to the interval's blocks.
-func (s *Store) deleteBelow(snap *pebble.Snapshot, b *pebble.Batch, t *migrateTask, limit int) (examined, count int, deleted uint64, err error) {
+func (s *Store) deleteBelow(snap *pebble.Snapshot, b *pebble.Batch, t *migrateTask, limit int, yield func() bool) (examined, count int, deleted uint64, err error) {
 	items := s.plan.below
 	if t.idx < uint64(len(items)) {
 		it, err := snap.NewIter(&pebble.IterOptions{LowerBound: items[t.idx]})
@@ -504,6 +521,9 @@ func (s *Store) deleteBelow(snap *pebble.Snapshot, b *pebble.Batch, t *migrateTa
 		}
 		defer it.Close()
 		for ; t.idx < uint64(len(items)) && examined < limit; t.idx++ {
+			if examined > 0 && examined%yieldEvery == 0 && yield() {
+				break
+			}
 			examined++
 			item := items[t.idx]
 			for ok := it.SeekGE(versioned(item, t.from-1)); ok; ok = it.Next() {
@@ -528,6 +548,10 @@ func (s *Store) deleteBelow(snap *pebble.Snapshot, b *pebble.Batch, t *migrateTa
 	return examined, count, deleted, nil
 }
 
+// yieldEvery is how many entries migration works between looks at whether
+// a block started ingesting.
+const yieldEvery = 64
+
 // taskPlan is what a task deletes, worked out from the changesets of the
 // blocks it spans: a block's version of an item is superseded when a later
 // block of the task's range, up to and including to, writes the item again
@@ -535,7 +559,8 @@ func (s *Store) deleteBelow(snap *pebble.Snapshot, b *pebble.Batch, t *migrateTa
 // looks at trie nodes only; a pruning at every item; neither at pinned
 // items. The plan is computed when a task starts or resumes, from the
 // changesets of the blocks the cursor has not passed (which the task has
-// not rewritten or deleted yet), and kept until the task ends.
+// not rewritten or deleted yet, and which nothing else writes), one block
+// per step from to down, and kept in memory until the task ends.
 type taskPlan struct {
 	prune    bool
 	from, to uint64
@@ -544,76 +569,91 @@ type taskPlan struct {
 	drop     map[uint64]*roaring.Bitmap // per block: entries whose version goes (deleted, bytes counted)
 	quiet    map[uint64]*roaring.Bitmap // per block: earlier entries of an item dropped above, written twice by the block
 	below    [][]byte                   // pruning from its start: the items written in from..to, sorted
+
+	ready bool
+	next  uint64              // while planning: the block the next step plans
+	seen  map[string]struct{} // while planning: items the blocks after next write (keys alias the changesets)
+}
+
+func newPlan(t *migrateTask) *taskPlan {
+	p := &taskPlan{prune: t.prune, from: t.from, to: t.to, first: t.blk, next: t.to,
+		entries: map[uint64][]changeEntry{}, drop: map[uint64]*roaring.Bitmap{}, quiet: map[uint64]*roaring.Bitmap{},
+		seen: map[string]struct{}{}}
+	if t.below {
+		p.first = t.from
+	}
+	return p
 }
 
 func (p *taskPlan) covers(t *migrateTask) bool {
 	return p != nil && p.prune == t.prune && p.from == t.from && p.to == t.to && p.first <= t.blk &&
-		(!t.below || p.below != nil)
+		(!t.below || p.first == t.from)
 }
 
-func (s *Store) planTask(r pebble.Reader, t *migrateTask) (*taskPlan, error) {
-	p := &taskPlan{prune: t.prune, from: t.from, to: t.to, first: t.blk,
-		entries: map[uint64][]changeEntry{}, drop: map[uint64]*roaring.Bitmap{}, quiet: map[uint64]*roaring.Bitmap{}}
-	if t.below {
-		p.first = t.from
+// aliasString views b as a string without copying; b must not change while
+// the string is in use (changesets read for a plan never do).
+func aliasString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// step plans block p.next and returns its changeset's length.
+func (p *taskPlan) step(s *Store, r pebble.Reader) (int, error) {
+	blk := p.next
+	raw, err := getFrom(r, blockKey(changePrefix, blk))
+	if errors.Is(err, history.ErrNotFound) {
+		raw, err = nil, nil // the bulk-loaded genesis has none
 	}
-	seen := map[string]struct{}{} // items written by the blocks after the one being planned
-	for blk := t.to; blk >= p.first; blk-- {
-		raw, err := getFrom(r, blockKey(changePrefix, blk))
-		if errors.Is(err, history.ErrNotFound) {
-			raw, err = nil, nil // the bulk-loaded genesis has none
+	if err != nil {
+		return 0, fmt.Errorf("changeset of block %d: %w", blk, err)
+	}
+	entries, err := decodeChangesetEntries(raw)
+	if err != nil {
+		return 0, fmt.Errorf("changeset of block %d: %w", blk, err)
+	}
+	var drop, quiet *roaring.Bitmap
+	written := make(map[string]bool, len(entries)) // item -> dropped, for the block's later entries
+	for i := len(entries) - 1; i >= 0; i-- {
+		item := entries[i].item
+		if (!p.prune && !bytes.HasPrefix(item, nodePrefix)) || s.isPinned(item) {
+			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("changeset of block %d: %w", blk, err)
-		}
-		entries, err := decodeChangesetEntries(raw)
-		if err != nil {
-			return nil, fmt.Errorf("changeset of block %d: %w", blk, err)
-		}
-		var drop, quiet *roaring.Bitmap
-		written := map[string]bool{} // item -> dropped, for the block's later entries
-		for i := len(entries) - 1; i >= 0; i-- {
-			item := entries[i].item
-			if (!t.prune && !bytes.HasPrefix(item, nodePrefix)) || s.isPinned(item) {
-				continue
-			}
-			if gone, again := written[string(item)]; again {
-				if gone {
-					if quiet == nil {
-						quiet = roaring.New()
-					}
-					quiet.AddInt(i)
-				}
-				continue
-			}
-			_, later := seen[string(item)]
-			gone := later && blk < t.to
-			written[string(item)] = gone
+		key := aliasString(item)
+		if gone, again := written[key]; again {
 			if gone {
-				if drop == nil {
-					drop = roaring.New()
+				if quiet == nil {
+					quiet = roaring.New()
 				}
-				drop.AddInt(i)
+				quiet.AddInt(i)
 			}
+			continue
 		}
-		for item := range written {
-			seen[item] = struct{}{}
-		}
-		if blk < t.to {
-			p.entries[blk], p.drop[blk], p.quiet[blk] = entries, drop, quiet
-		}
-		if blk == 0 {
-			break
+		_, later := p.seen[key]
+		gone := later && blk < p.to
+		written[key] = gone
+		if gone {
+			if drop == nil {
+				drop = roaring.New()
+			}
+			drop.AddInt(i)
 		}
 	}
-	if t.below {
-		p.below = make([][]byte, 0, len(seen))
-		for item := range seen {
-			p.below = append(p.below, []byte(item))
+	for key := range written {
+		p.seen[key] = struct{}{}
+	}
+	if blk < p.to {
+		p.entries[blk], p.drop[blk], p.quiet[blk] = entries, drop, quiet
+	}
+	if blk > p.first {
+		p.next = blk - 1
+		return len(entries), nil
+	}
+	if p.first == p.from && p.prune {
+		p.below = make([][]byte, 0, len(p.seen))
+		for key := range p.seen {
+			p.below = append(p.below, unsafe.Slice(unsafe.StringData(key), len(key)))
 		}
 		slices.SortFunc(p.below, bytes.Compare)
 	}
-	return p, nil
+	p.seen, p.ready = nil, true
+	return len(entries), nil
 }
 
 // finishBlock writes what a block's finished migration leaves: a thinned
