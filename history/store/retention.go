@@ -87,8 +87,13 @@ type TierStatus struct {
 	Name     string // recent, window, pinned
 	Earliest uint64 // first block the tier serves
 	Latest   uint64 // last block the tier serves
-	Bytes    uint64 // logical bytes (uncompressed keys and values)
-	Empty    bool   // the tier holds no block yet
+	// Bytes counts the logical bytes (uncompressed keys and values) of
+	// the blocks in the tier. A block's versions count where the block is,
+	// so pinned also counts, besides headers and pinned history, the
+	// versions below the oldest block that the window's oldest state still
+	// reads (one per item at most: the base the window builds on).
+	Bytes uint64
+	Empty bool // the tier holds no block yet
 }
 
 // Tiers reports the blocks and logical bytes of each tier.
