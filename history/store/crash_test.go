@@ -194,4 +194,21 @@ func TestCrashDuringMigration(t *testing.T) {
 		}
 		require.NoError(t, s.Close())
 	}
+	// Whatever the kills interrupted, finishing the migration leaves no
+	// superseded version below the oldest block and no changeset listing
+	// a version that is gone.
+	s, err := Open(dir, cfg, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	for {
+		res, err := s.Migrate(context.Background(), 1000)
+		require.NoError(t, err)
+		if !res.More {
+			break
+		}
+	}
+	if s.oldest.Load() > 0 {
+		checkPruned(t, s)
+	}
+	checkChangesets(t, s)
 }
