@@ -1,24 +1,31 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
 
 // A changeset (key d + block) lists the versioned items a block wrote, in
 // the order it wrote them; an item the block wrote twice is listed twice
-// (the later write is the version stored). Each entry also records the
-// length of the value written, so migration knows the bytes a version frees
-// without reading it.
+// (the later write is the version stored). Each entry records the length of
+// the value written, so migration knows the bytes a version frees without
+// reading it, and an account's or slot's entry also carries the value
+// itself, so a block's update (what a window rebuild replays and what one
+// Strata streams to another) reads back with one Get instead of one per
+// item. Trie nodes, the bulk of a block, are not repeated.
 //
-// Encoding: the format byte 0x00, then per entry uvarint(len(item)), item,
-// uvarint(len(value)+1). Stores written before value lengths were recorded
-// hold the entries without the format byte and without lengths (an item is
-// never empty, so such a changeset never starts with 0x00); they decode with
-// value lengths unknown.
+// Encoding: a format byte, then per entry uvarint(len(item)), item,
+// uvarint(len(value)+1) and, for accounts and slots, the value. Format 0x01
+// is this; 0x00 had no values; stores written before value lengths were
+// recorded hold the entries without a format byte and without lengths (an
+// item is never empty, so such a changeset never starts with 0x00 or 0x01)
+// and decode with lengths and values unknown.
 type changeEntry struct {
-	item  []byte
-	value int // length of the value written; -1 if unknown (older changesets)
+	item    []byte
+	value   int    // length of the value written; -1 if unknown (older changesets)
+	carried bool   // flat holds the value (accounts and slots in changesets that record values)
+	flat    []byte // the value of an account or slot; empty for a deletion
 }
 
 // size is the logical bytes (versioned key + value) of the entry's version,
@@ -30,28 +37,43 @@ func (e changeEntry) size() int {
 	return len(e.item) + 8 + e.value
 }
 
-const changesetFormat = 0x00
+func isFlat(item []byte) bool {
+	return bytes.HasPrefix(item, accountPrefix) || bytes.HasPrefix(item, slotPrefix)
+}
+
+const (
+	changesetLengths = 0x00 // value lengths only
+	changesetValues  = 0x01 // value lengths, and the values of accounts and slots
+)
 
 func encodeChangeset(entries []changeEntry) []byte {
-	n := 1
+	// Values are written only if every account and slot has its value
+	// (a rewrite of an older changeset keeps that changeset's format).
+	n, format := 1, byte(changesetValues)
 	for _, e := range entries {
-		n += len(e.item) + 2*binary.MaxVarintLen32
+		n += len(e.item) + len(e.flat) + 2*binary.MaxVarintLen32
+		if isFlat(e.item) && (!e.carried || len(e.flat) != e.value) {
+			format = changesetLengths
+		}
 	}
 	out := make([]byte, 1, n)
-	out[0] = changesetFormat
+	out[0] = format
 	for _, e := range entries {
 		out = binary.AppendUvarint(out, uint64(len(e.item)))
 		out = append(out, e.item...)
 		out = binary.AppendUvarint(out, uint64(e.value+1))
+		if format == changesetValues && isFlat(e.item) {
+			out = append(out, e.flat...)
+		}
 	}
 	return out
 }
 
-// decodeChangesetEntries decodes a changeset; items alias b.
+// decodeChangesetEntries decodes a changeset; items and values alias b.
 func decodeChangesetEntries(b []byte) ([]changeEntry, error) {
-	format := len(b) > 0 && b[0] == changesetFormat
-	if format {
-		b = b[1:]
+	format := -1
+	if len(b) > 0 && (b[0] == changesetLengths || b[0] == changesetValues) {
+		format, b = int(b[0]), b[1:]
 	}
 	var out []changeEntry
 	for len(b) > 0 {
@@ -61,13 +83,19 @@ func decodeChangesetEntries(b []byte) ([]changeEntry, error) {
 		}
 		e := changeEntry{item: b[n : n+int(l)], value: -1}
 		b = b[n+int(l):]
-		if format {
+		if format >= 0 {
 			v, n := binary.Uvarint(b)
 			if n <= 0 || v > 1<<32 {
 				return nil, fmt.Errorf("corrupt changeset: entry %d: value length", len(out))
 			}
 			e.value = int(v) - 1
 			b = b[n:]
+		}
+		if format == changesetValues && isFlat(e.item) {
+			if e.value < 0 || len(b) < e.value {
+				return nil, fmt.Errorf("corrupt changeset: entry %d: value", len(out))
+			}
+			e.flat, b, e.carried = b[:e.value:e.value], b[e.value:], true
 		}
 		out = append(out, e)
 	}

@@ -116,7 +116,14 @@ type blockWriter struct {
 
 // put writes the version of item at the writer's block.
 func (w *blockWriter) put(item, value []byte) error {
-	w.changes = append(w.changes, changeEntry{item: item, value: len(value)})
+	e := changeEntry{item: item, value: len(value)}
+	if isFlat(item) {
+		e.carried, e.flat = true, bytes.Clone(value)
+		if e.flat == nil {
+			e.flat = []byte{}
+		}
+	}
+	w.changes = append(w.changes, e)
 	return w.batch.Set(versioned(item, w.block), value, nil)
 }
 

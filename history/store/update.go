@@ -47,9 +47,19 @@ func (s *Store) updateAt(n uint64, block bool) (*history.BlockUpdate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("changeset of block %d: %w", n, err)
 	}
-	items, err := decodeChangeset(raw)
+	entries, err := decodeChangesetEntries(raw)
 	if err != nil {
 		return nil, fmt.Errorf("block %d: %w", n, err)
+	}
+	// value is what e's block wrote: carried in the changeset, or read.
+	value := func(e changeEntry) ([]byte, error) {
+		if !e.carried {
+			return s.exactVersion(e.item, n)
+		}
+		if len(e.flat) == 0 {
+			return nil, nil
+		}
+		return e.flat, nil
 	}
 	change := func(addrHash common.Hash) *history.AccountChange {
 		ch := u.Accounts[addrHash]
@@ -59,10 +69,11 @@ func (s *Store) updateAt(n uint64, block bool) (*history.BlockUpdate, error) {
 		}
 		return ch
 	}
-	for _, item := range items {
+	for _, e := range entries {
+		item := e.item
 		switch {
 		case bytes.HasPrefix(item, accountPrefix) && len(item) == 1+32:
-			v, err := s.exactVersion(item, n)
+			v, err := value(e)
 			if err != nil {
 				return nil, err
 			}
@@ -76,6 +87,7 @@ func (s *Store) updateAt(n uint64, block bool) (*history.BlockUpdate, error) {
 			if err != nil {
 				return nil, fmt.Errorf("block %d: account %s: %w", n, addrHash, err)
 			}
+			ch.Deleted = false // the block's last write of the item wins, as in the store
 			ch.Account = &history.Account{Nonce: acc.Nonce, Balance: new(uint256.Int).Set(acc.Balance), CodeHash: common.BytesToHash(acc.CodeHash)}
 			if block && ch.Account.CodeHash != types.EmptyCodeHash {
 				code, err := s.Code(ch.Account.CodeHash)
@@ -85,7 +97,7 @@ func (s *Store) updateAt(n uint64, block bool) (*history.BlockUpdate, error) {
 				u.Codes[ch.Account.CodeHash] = code
 			}
 		case bytes.HasPrefix(item, slotPrefix) && len(item) == 1+64:
-			v, err := s.exactVersion(item, n)
+			v, err := value(e)
 			if err != nil {
 				return nil, err
 			}
