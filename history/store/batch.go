@@ -92,12 +92,16 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 
 // estimateBatchSize guesses the bytes a run of complete updates writes.
 func estimateBatchSize(us []*history.BlockUpdate) int {
-	const keyOverhead = 64 // key, version and record header
+	const (
+		keyOverhead = 64 // key, version and record header
+		entry       = 4  // a changeset entry's length fields
+	)
 	size := 0
 	for _, u := range us {
-		size += 4096 + 256*len(u.Transactions) // header, body, receipts, lookups
+		size += 4096 + 1024*len(u.Transactions) // header, body, receipts, lookups
 		for _, ch := range u.Accounts {
-			size += keyOverhead + 80 + len(ch.Storage)*(keyOverhead+32)
+			size += 2 * (keyOverhead + 80) // the version and its changeset entry
+			size += len(ch.Storage) * 2 * (keyOverhead + 32)
 		}
 		for _, code := range u.Codes {
 			size += keyOverhead + len(code)
@@ -105,10 +109,10 @@ func estimateBatchSize(us []*history.BlockUpdate) int {
 		if u.Nodes != nil {
 			for _, set := range u.Nodes.Sets {
 				for path, n := range set.Nodes {
-					size += keyOverhead + len(path) + len(n.Blob)
+					size += keyOverhead + len(path) + len(n.Blob) + 34 + len(path) + entry
 				}
 			}
 		}
 	}
-	return size
+	return size + size/8 // a margin: one more doubling copies the whole batch
 }

@@ -21,8 +21,13 @@ import (
 // and no head was interrupted mid-load and must be discarded.
 var metaBulkLoad = []byte("bulkload")
 
-// bulkBatchBytes is the size at which a bulk load commits a batch.
-const bulkBatchBytes = 64 << 20
+// bulkBatchBytes is the size at which a bulk load commits a batch; a batch
+// is allocated that large plus room for the write that crosses it, so it
+// never grows (growing doubles and copies the whole batch).
+const (
+	bulkBatchBytes = 64 << 20
+	bulkBatchSlack = 4 << 20
+)
 
 // LoadGenesis writes a large initial state into an empty store as block 0,
 // far faster than Ingest: the tries are built bottom-up with go-ethereum's
@@ -49,7 +54,7 @@ func (s *Store) LoadGenesis(ctx context.Context, src history.GenesisSource, head
 	if err := s.db.Set(metaKey(metaBulkLoad), []byte{1}, pebble.Sync); err != nil {
 		return nil, err
 	}
-	l := &bulkLoader{s: s, batch: s.db.NewBatch(), progress: progress}
+	l := &bulkLoader{s: s, batch: s.db.NewBatchWithSize(bulkBatchBytes + bulkBatchSlack), progress: progress}
 	defer func() { l.batch.Close() }()
 	var (
 		lastAddr common.Hash
@@ -162,7 +167,7 @@ func (l *bulkLoader) flush() error {
 		return fmt.Errorf("load genesis: commit batch: %w", err)
 	}
 	l.batch.Close()
-	l.batch = l.s.db.NewBatch()
+	l.batch = l.s.db.NewBatchWithSize(bulkBatchBytes + bulkBatchSlack)
 	if l.progress != nil && time.Since(l.last) > 250*time.Millisecond {
 		l.last = time.Now()
 		l.progress(l.p)
