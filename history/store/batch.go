@@ -41,6 +41,7 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 	defer b.Close()
 	cur := *head
 	nodes := 0
+	var fresh []freshNode
 	ingested := s.bytes.ingested.Load()
 	for _, u := range us {
 		if u == nil || u.Header == nil || u.Header.Number == nil {
@@ -73,6 +74,7 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 			return fmt.Errorf("ingest block %d: %w", n, err)
 		}
 		nodes += w.nodes
+		fresh = append(fresh, w.fresh...)
 		if ingested, err = s.countBlockBytes(b, n, uint64(b.Len()-before), ingested); err != nil {
 			return err
 		}
@@ -86,6 +88,7 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 	}
 	s.head.Store(&cur)
 	s.bytes.ingested.Store(ingested)
+	s.cacheNodes(fresh)
 	s.observeBatch(time.Since(start), len(us), nodes)
 	return nil
 }

@@ -95,6 +95,7 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 	}
 	s.head.Store(&newHead)
 	s.bytes.ingested.Store(ingested)
+	s.cacheNodes(w.fresh)
 	s.observeIngest(time.Since(start), w.nodes)
 	return nil
 }
@@ -112,6 +113,7 @@ type blockWriter struct {
 	block   uint64
 	changes []changeEntry // unversioned items written at block; the changeset
 	nodes   int           // trie node versions among them
+	fresh   []freshNode   // the nodes written, for the hash-keyed cache once committed
 }
 
 // put writes the version of item at the writer's block.
@@ -136,6 +138,9 @@ func (w *blockWriter) putNodes(set *trienode.NodeSet) error {
 		if err == nil {
 			w.nodes++
 			err = w.put(nodeItem(set.Owner, []byte(path)), n.Blob)
+			if !n.IsDeleted() && n.Hash != (common.Hash{}) {
+				w.fresh = append(w.fresh, freshNode{n.Hash, n.Blob})
+			}
 		}
 	})
 	return err
@@ -349,4 +354,21 @@ func (s *Store) countBlockBytes(b *pebble.Batch, n, size, ingested uint64) (uint
 	}
 	ingested += size
 	return ingested, b.Set(metaKey(metaIngested), encodeBlock(ingested), nil)
+}
+
+// freshNode is a trie node a block wrote.
+type freshNode struct {
+	hash common.Hash
+	blob []byte
+}
+
+// cacheNodes adds committed nodes to the hash-keyed cache: the next block's
+// trie walks start from the nodes the last one wrote (the top of the
+// account trie, busy storage tries), which would otherwise each cost a
+// versioned seek. The cache is content-addressed, so an entry can never be
+// stale, whatever happens to the block later.
+func (s *Store) cacheNodes(nodes []freshNode) {
+	for _, n := range nodes {
+		s.nodes.Add(n.hash, n.blob)
+	}
 }

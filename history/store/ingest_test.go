@@ -103,6 +103,9 @@ func TestRandomHistoryAgainstModel(t *testing.T) {
 	for i := 0; i < *blocksFlag; i++ {
 		u := g.Next()
 		require.NoError(t, s.Ingest(ctx, u), "seed %d block %d", seed, i)
+		if root := u.Header.Root; root != types.EmptyRootHash {
+			require.True(t, s.nodes.Contains(root), "block %d: the root node it wrote is cached", i)
+		}
 		checkState(t, s, g, uint64(i))
 		if i > 0 { // and a random older block: history stays readable
 			checkState(t, s, g, uint64(i*7919)%uint64(i))
@@ -130,6 +133,7 @@ func TestRootMismatchWritesNothing(t *testing.T) {
 	err = s.Ingest(ctx, bad)
 	var mm *history.RootMismatchError
 	require.ErrorAs(t, err, &mm)
+	require.False(t, s.nodes.Contains(wantRoot), "nothing of a refused block is cached")
 	require.Equal(t, uint64(5), mm.Number)
 	require.Equal(t, wantRoot, mm.Computed)
 	require.Contains(t, err.Error(), "0x0000000000000000000000000000000000000000000000000000000000001234")
