@@ -39,8 +39,8 @@ type Recovery struct {
 	CatchupTime     time.Duration `json:"catchup_ns"`        // wall time in catch-up mode
 	BlocksPerSecond float64       `json:"blocks_per_second"` // catch-up replay rate
 	Speed           float64       `json:"speed_x_real_time"` // BlocksPerSecond × block time
-	Replay          time.Duration `json:"replay_ns"`         // summed trie replay of the batches
-	Commit          time.Duration `json:"commit_ns"`         // summed batch writes
+	Replay          time.Duration `json:"replay_ns"`         // summed trie replay of the batches (overlaps Commit)
+	Commit          time.Duration `json:"commit_ns"`         // summed batch writes (overlap the next batch's replay)
 	Wait            time.Duration `json:"wait_ns"`           // summed waits for the source
 	// TimeToSLO is from the restart until the lag (blocks and ms) was back
 	// inside the contract; TimeToReady until /readyz would answer ready
@@ -97,7 +97,7 @@ func (r *Recovery) Markdown(png string) string {
 	fmt.Fprintf(&b, "| chain during recovery | %s |\n", map[bool]string{true: "kept producing", false: "stopped (pure replay)"}[r.ChainLive])
 	fmt.Fprintf(&b, "| catch-up replay | %d blocks in %s: %.1f blocks/s |\n", r.CatchupBlocks, r.CatchupTime.Round(time.Millisecond), r.BlocksPerSecond)
 	fmt.Fprintf(&b, "| **speed** | **%.1f× real time** (contract ≥ %.0f×: %s) |\n", r.Speed, r.MinSpeed, verdict)
-	fmt.Fprintf(&b, "| where the time went | trie replay %s, batch commits %s, waiting for the source %s |\n", r.Replay.Round(time.Millisecond), r.Commit.Round(time.Millisecond), r.Wait.Round(time.Millisecond))
+	fmt.Fprintf(&b, "| where the time went (summed over batches; a batch's commit overlaps the next one's replay) | trie replay %s, batch commits %s, waiting for the source %s |\n", r.Replay.Round(time.Millisecond), r.Commit.Round(time.Millisecond), r.Wait.Round(time.Millisecond))
 	fmt.Fprintf(&b, "| time until lag inside the SLO | %s |\n", r.TimeToSLO.Round(time.Millisecond))
 	if r.NotReady != "" {
 		fmt.Fprintf(&b, "| time until ready (SLO hold-down) | not ready a minute after the hold-down: %s |\n", r.NotReady)

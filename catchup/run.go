@@ -69,6 +69,22 @@ func (b Batch) Rate() float64 {
 	return float64(b.Done) / b.Elapsed.Seconds()
 }
 
+// WallTime is the wall time of the runs that reported batches, in order:
+// replay and write overlap (batch k is replayed while k-1 is written), so
+// the sum of the batches' Wait, Prepare and Commit overstates it. A run's
+// wall time is its last batch's Elapsed; a batch whose Done is its own size
+// is the first of a new run.
+func WallTime(batches []Batch) time.Duration {
+	var total, run time.Duration
+	for _, b := range batches {
+		if b.Done == b.To-b.From+1 {
+			total += run
+		}
+		run = b.Elapsed
+	}
+	return total + run
+}
+
 // ErrDiverged means the source's block after the store's head does not
 // build on it: a reorg, which per-block following resolves.
 var ErrDiverged = errors.New("catch-up: the source's next block does not build on the store's head")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -62,6 +63,7 @@ func TestRunCatchesUp(t *testing.T) {
 	require.Equal(t, uint64(target), head.Number)
 	require.Len(t, batches, (target+31)/32)
 	require.Equal(t, uint64(target), batches[len(batches)-1].Done)
+	require.Equal(t, batches[len(batches)-1].Elapsed, WallTime(batches))
 	d1, _ := ref.Digest()
 	d2, _ := s.Digest()
 	require.Equal(t, d1, d2)
@@ -101,4 +103,26 @@ func TestRunCancelled(t *testing.T) {
 	head, _ := s.Head()
 	require.GreaterOrEqual(t, head.Number, uint64(32), "finished batches stay committed")
 	require.Zero(t, head.Number%16)
+}
+
+func TestWallTime(t *testing.T) {
+	s := time.Second
+	tests := []struct {
+		name    string
+		batches []Batch
+		want    time.Duration
+	}{
+		{"none", nil, 0},
+		// Batches overlap: the second's replay ran during the first's
+		// write, so the wall time is the last Elapsed, not a sum.
+		{"one run", []Batch{{From: 1, To: 32, Done: 32, Elapsed: 2 * s}, {From: 33, To: 64, Done: 64, Elapsed: 3 * s}}, 3 * s},
+		{"two runs", []Batch{
+			{From: 1, To: 32, Done: 32, Elapsed: 2 * s}, {From: 33, To: 40, Done: 40, Elapsed: 3 * s},
+			{From: 41, To: 72, Done: 32, Elapsed: s}, {From: 73, To: 80, Done: 40, Elapsed: 4 * s},
+		}, 7 * s},
+		{"runs of one batch", []Batch{{From: 1, To: 1, Done: 1, Elapsed: s}, {From: 2, To: 3, Done: 2, Elapsed: s}}, 2 * s},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { require.Equal(t, tt.want, WallTime(tt.batches)) })
+	}
 }

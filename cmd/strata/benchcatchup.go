@@ -280,10 +280,8 @@ func benchCatchup(ctx context.Context, o benchCatchupOptions, log *slog.Logger, 
 		rec.Replay += b.Prepare
 		rec.Commit += b.Commit
 		rec.Wait += b.Wait
-		// Wall time in catch-up mode: each batch's wait, replay and commit
-		// follow one another.
-		rec.CatchupTime += b.Wait + b.Prepare + b.Commit
 	}
+	rec.CatchupTime = catchup.WallTime(batches)
 	mu.Unlock()
 	if rec.CatchupTime > 0 {
 		rec.BlocksPerSecond = float64(rec.CatchupBlocks) / rec.CatchupTime.Seconds()
