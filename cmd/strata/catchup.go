@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -131,21 +132,34 @@ type catchupResult struct {
 	Prepare time.Duration
 	Commit  time.Duration
 	Wait    time.Duration
+	// CPU is the process's CPU time over the replay (0 where not measured):
+	// replay, writes, Pebble's compactions and, for a datadir source,
+	// reading it.
+	CPU   time.Duration
+	Cores int // GOMAXPROCS
 }
 
 func (r catchupResult) Rate() float64 { return float64(r.Blocks) / r.Elapsed.Seconds() }
 
 func (r catchupResult) String() string {
-	return fmt.Sprintf("replayed %d blocks (%d txs) in %s: %.1f blocks/s, %.1fx real time (replay %s, commit %s, waiting for the source %s)",
+	s := fmt.Sprintf("replayed %d blocks (%d txs) in %s: %.1f blocks/s, %.1fx real time (replay %s, commit %s, waiting for the source %s; replay and commit overlap)",
 		r.Blocks, r.Txs, r.Elapsed.Round(time.Millisecond), r.Rate(), r.Speed, r.Prepare.Round(time.Millisecond),
 		r.Commit.Round(time.Millisecond), r.Wait.Round(time.Millisecond))
+	if r.CPU > 0 && r.Blocks > 0 && r.Elapsed > 0 {
+		// What bounds the speed: at this CPU cost per block, all cores busy
+		// would replay Cores/perBlock blocks a second.
+		perBlock := r.CPU / time.Duration(r.Blocks)
+		s += fmt.Sprintf("; CPU %s = %s per block, %.2f of %d cores busy", r.CPU.Round(time.Millisecond), perBlock.Round(10*time.Microsecond),
+			r.CPU.Seconds()/r.Elapsed.Seconds(), r.Cores)
+	}
+	return s
 }
 
 // runCatchup replays head+1..to with a progress bar (rate, multiple of real
 // time, ETA) on a terminal, structured progress logs otherwise.
 func runCatchup(ctx context.Context, cfg catchup.Config, st catchup.Store, src catchup.Source, head, to uint64, blockTime time.Duration, p *countProgress) (catchupResult, error) {
-	var res catchupResult
-	start := time.Now()
+	res := catchupResult{Cores: runtime.GOMAXPROCS(0)}
+	start, cpu := time.Now(), processCPU()
 	err := catchup.Run(ctx, cfg, st, src, to, func(b catchup.Batch) {
 		res.Blocks, res.Txs = b.Done, res.Txs+b.Txs
 		res.Prepare += b.Prepare
@@ -156,6 +170,9 @@ func runCatchup(ctx context.Context, cfg catchup.Config, st catchup.Store, src c
 	})
 	p.done()
 	res.Elapsed = time.Since(start)
+	if cpu > 0 {
+		res.CPU = processCPU() - cpu
+	}
 	res.Speed = res.Rate() * blockTime.Seconds()
 	return res, err
 }
