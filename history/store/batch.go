@@ -41,7 +41,7 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 	defer b.Close()
 	cur := *head
 	nodes := 0
-	var fresh []freshNode
+	fresh := make([]freshNode, 0, countNodes(us))
 	ingested := s.bytes.ingested.Load()
 	for _, u := range us {
 		if u == nil || u.Header == nil || u.Header.Number == nil {
@@ -61,7 +61,7 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 			return fmt.Errorf("ingest block %d: %d transactions but %d receipts", n, len(u.Transactions), len(u.Receipts))
 		}
 		before := b.Len()
-		w := &blockWriter{batch: b, block: n}
+		w := newBlockWriter(b, n, u)
 		root, err := w.applyPrecomputed(nil, cur.Root, u)
 		if err != nil {
 			return fmt.Errorf("ingest block %d: %w", n, err)
@@ -91,6 +91,19 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 	s.cacheNodes(fresh)
 	s.observeBatch(time.Since(start), len(us), nodes)
 	return nil
+}
+
+// countNodes is the number of trie nodes the updates carry.
+func countNodes(us []*history.BlockUpdate) int {
+	n := 0
+	for _, u := range us {
+		if u != nil && u.Nodes != nil {
+			for _, set := range u.Nodes.Sets {
+				n += len(set.Nodes)
+			}
+		}
+	}
+	return n
 }
 
 // estimateBatchSize guesses the bytes a run of complete updates writes.

@@ -59,9 +59,9 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 		}
 		defer parent.Close()
 	}
-	b := s.db.NewBatch()
+	b := s.db.NewBatchWithSize(estimateBatchSize([]*history.BlockUpdate{u}))
 	defer b.Close()
-	w := &blockWriter{batch: b, block: n}
+	w := newBlockWriter(b, n, u)
 	fast, err := canUsePrecomputed(parent, u)
 	if err != nil {
 		return fmt.Errorf("ingest block %d: %w", n, err)
@@ -114,6 +114,27 @@ type blockWriter struct {
 	changes []changeEntry // unversioned items written at block; the changeset
 	nodes   int           // trie node versions among them
 	fresh   []freshNode   // the nodes written, for the hash-keyed cache once committed
+}
+
+// newBlockWriter returns a writer for block n whose changeset and fresh-node
+// lists are sized for u up front: growing them by doubling copied a few
+// megabytes per full block.
+func newBlockWriter(b *pebble.Batch, n uint64, u *history.BlockUpdate) *blockWriter {
+	items, nodes := 0, 0
+	for _, ch := range u.Accounts {
+		items += 1 + len(ch.Storage)
+	}
+	if u.Nodes != nil {
+		for _, set := range u.Nodes.Sets {
+			nodes += len(set.Nodes)
+		}
+	}
+	return &blockWriter{
+		batch:   b,
+		block:   n,
+		changes: make([]changeEntry, 0, items+nodes+len(u.Codes)),
+		fresh:   make([]freshNode, 0, nodes),
+	}
 }
 
 // put writes the version of item at the writer's block.
