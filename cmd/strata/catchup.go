@@ -41,6 +41,7 @@ func newCatchupCmd() *cobra.Command {
 		blockTime  time.Duration
 		every      time.Duration
 		cpuProfile string
+		phases     bool
 		cfg        = catchup.DefaultConfig()
 	)
 	cmd := &cobra.Command{
@@ -52,7 +53,13 @@ batch, then the account trie block by block, every root checked against its
 header. The source is another Strata's gRPC block stream (strata://host:port)
 or another Strata's datadir (stopped; it is opened for reading). An empty
 datadir first loads the source's genesis state. A kill at any moment leaves
-the datadir at the last committed batch; running the command again resumes.`,
+the datadir at the last committed batch; running the command again resumes.
+
+With --phases it measures instead of racing: it reads the whole range (at
+most 2048 blocks) into memory, replays every batch, then writes every
+batch, and prints each stage's CPU per block and the speed that all cores
+busy would reach, which says whether replay or the store bounds catch-up
+on this machine.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd.ErrOrStderr(), "info", "auto")
 			if err != nil {
@@ -100,6 +107,14 @@ the datadir at the last committed batch; running the command again resumes.`,
 				log.Info("Nothing to replay", "head", head.Number, "to", to)
 				return nil
 			}
+			if phases {
+				res, err := measurePhases(ctx, cfg, st, src, head.Number, to, processCPU, runtime.GOMAXPROCS(0))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), res)
+				return nil
+			}
 			res, err := runCatchup(ctx, cfg, st, src, head.Number, to, blockTime, newCountProgress(cmd.ErrOrStderr(), "catch-up", to-head.Number, every))
 			if err != nil {
 				return err
@@ -116,6 +131,7 @@ the datadir at the last committed batch; running the command again resumes.`,
 	f.DurationVar(&blockTime, "block-time", 200*time.Millisecond, "the chain's block time, for the multiple of real time")
 	f.DurationVar(&every, "progress-interval", 5*time.Second, "off a terminal: interval of the JSON progress lines (0: one per committed batch)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the replay to this file")
+	f.BoolVar(&phases, "phases", false, "measure: read, replay and write the range one stage after the other and print each stage's CPU per block")
 	f.IntVar(&cfg.BatchBlocks, "batch-blocks", cfg.BatchBlocks, "blocks per replayed and committed batch")
 	f.IntVar(&cfg.Fetchers, "fetchers", cfg.Fetchers, "batches fetched ahead while one replays")
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "goroutines replaying storage tries")
