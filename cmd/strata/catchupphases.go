@@ -115,15 +115,20 @@ func measurePhases(ctx context.Context, cfg catchup.Config, st phaseStore, src c
 	}
 	res.Blocks = uint64(len(us))
 	if err := stage(&res.Prepare, func() error {
-		under, err := st.StateAt(head)
+		// Each batch replays on the state after the ones before it: the
+		// head's state under a stack of views, one per batch (a view owns
+		// and closes what it stacks on).
+		state, err := st.StateAt(head)
 		if err != nil {
 			return err
 		}
-		defer under.Close()
+		defer func() { state.Close() }()
 		for i := 0; i < len(us); i += batch {
-			if err := replay.Prepare(ctx, replay.View(under, us[:i]), us[i:min(i+batch, len(us))], cfg.Workers); err != nil {
+			run := us[i:min(i+batch, len(us))]
+			if err := replay.Prepare(ctx, state, run, cfg.Workers); err != nil {
 				return err
 			}
+			state = replay.View(state, run)
 		}
 		return nil
 	}); err != nil {
