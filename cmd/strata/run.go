@@ -22,7 +22,10 @@ Modes:
              block, and JSON-RPC serves proofs and historical reads (default)
   sequencer  the same without the load generator: only transactions sent
              with eth_sendRawTransaction are included
-  follower   follow an upstream chain (not built yet)
+  follower   follow an upstream chain: an execution client over JSON-RPC
+             (follower.url http:// or ws://, with follower.genesis) or
+             another Strata's gRPC block stream (strata://host:grpc-port);
+             every block is ingested through the state-root check
 
 Every configuration key is a flag, and a STRATA_ environment variable
 (http.port: --http.port, STRATA_HTTP_PORT). Ctrl-C stops cleanly; a restart
