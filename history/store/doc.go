@@ -1,6 +1,16 @@
 // Package store is the Pebble engine behind the history contract: versioned
 // trie nodes, flat accounts and slots, code, blocks, receipts and changesets
-// in one Pebble database (layout in schema.go).
+// in one Pebble database.
+//
+// Layout: schema.go holds SchemaVersion, the data prefixes (m n a s c b H t
+// r x d) and the meta names schema, head and oldest. The rest are declared
+// beside the code that writes them:
+//   - retention.go: the prefix z (z + block -> logical bytes the block holds)
+//     and the meta names recent, tier-bytes, ingested-bytes and migrate-task;
+//   - bulk.go: the meta name bulkload (set while a bulk genesis load runs;
+//     a store with it and no head was interrupted and is refused).
+//
+// A changeset's value layout is in changeset.go.
 //
 // Invariants:
 //   - Every block is written by Ingest in one atomic, synced batch that also
