@@ -2,7 +2,6 @@ package sequencer
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -171,7 +170,6 @@ func TestSubmitTransaction(t *testing.T) {
 	seq := newTestSequencer(t, cfg, s)
 	key := DevKeys(1)[0]
 	poor, _ := crypto.GenerateKey()
-	signer := types.LatestSigner(seq.ChainConfig())
 	to := common.HexToAddress("0x77")
 	mk := func(k int, nonce uint64, chainID *big.Int, value *big.Int) *types.Transaction {
 		kk := key
@@ -201,8 +199,6 @@ func TestSubmitTransaction(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, info.Txs)
 	require.Zero(t, seq.PoolLen())
-	_ = signer
-	_ = errors.New
 }
 
 // TestPrefilledLoad has the generator sign blocks of load before the genesis
