@@ -12,7 +12,6 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/stretchr/testify/require"
 
-	"github.com/strata-chain/strata/history"
 	"github.com/strata-chain/strata/history/store"
 )
 
@@ -173,7 +172,6 @@ func TestBuildDropsInvalidAndHandlesSelfDestruct(t *testing.T) {
 	v, err = st2.Storage(crypto.Keccak256Hash(StorageContractAddress[:]), crypto.Keccak256Hash(common.HexToHash("0x1").Bytes()))
 	require.NoError(t, err)
 	require.Equal(t, common.Hash{}, v)
-	_ = history.ErrNotFound
 }
 
 func TestEmptyBlock(t *testing.T) {
