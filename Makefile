@@ -52,9 +52,16 @@ bench: build
 bench-full: build
 	$(BIN)/strata bench run --profile configs/profiles/base-like.yaml --block-times 200ms,2s --warmup 20s --duration 2m --follower --out bench/results
 
+## lint: go vet, a gofmt check, and no tracked file over 1 MiB (the repository holds
+## source: binaries, datadirs and raw bench output are regenerated, not committed)
+MAX_FILE_BYTES := 1048576
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@big=$$(git ls-files -s | awk -F'\t' '{ split($$1, m, " "); if (m[1] != "160000") print m[2], $$2 }' \
+		| git cat-file --batch-check='%(objectsize) %(rest)' \
+		| awk '$$1 > $(MAX_FILE_BYTES) { printf "  %s: %d bytes (%.1f MiB)\n", substr($$0, index($$0, " ") + 1), $$1, $$1 / 1048576 }'); \
+	if [ -n "$$big" ]; then echo "tracked files over 1 MiB (remove them from git and ignore them):"; echo "$$big"; exit 1; fi
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
