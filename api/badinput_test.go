@@ -85,7 +85,7 @@ func TestBadInputGetsJSONRPCErrors(t *testing.T) {
 		{"pruned block", "eth_getProof", fmt.Sprintf(`["%s",[],"0x1"]`, addr), -32000, "state at block 1 is not available: oldest available block is 2"},
 		{"pruned by hash", "eth_getBalance", fmt.Sprintf(`["%s","%s"]`, addr, mustHeader(t, c, 0).Hash().Hex()), -32000, "oldest available block is 2"},
 		{"both number and hash", "eth_getProof", fmt.Sprintf(`["%s",[],{"blockNumber":"0x1","blockHash":"%s"}]`, addr, h.Hash().Hex()), -32602, "cannot specify both BlockHash and BlockNumber, choose one or the other"},
-		{"neither number nor hash", "eth_getProof", fmt.Sprintf(`["%s",[],{}]`, addr), -32602, "must specify either BlockHash or BlockNumber"},
+		{"neither number nor hash", "eth_getProof", fmt.Sprintf(`["%s",[],{}]`, addr), -32000, "neither block nor hash specified"},
 		{"not an address", "eth_getProof", `["0x12",[],"latest"]`, -32602, "invalid argument 0"},
 		{"keys not a list", "eth_getProof", fmt.Sprintf(`["%s","0x1","latest"]`, addr), -32602, "invalid argument 1"},
 		{"missing params", "eth_getProof", `[]`, -32602, "missing value for required argument 0"},

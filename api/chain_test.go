@@ -109,7 +109,7 @@ func newGethChain(t *testing.T) *gethChain {
 		sequencer.TokenBalanceSlot(crypto.PubkeyToAddress(keys[0].PublicKey)).Hex(),
 	}
 
-	g := &core.Genesis{Config: config, GasLimit: ethconfig.Defaults.Miner.GasCeil, Alloc: core.SystemContractAllocs()}
+	g := &core.Genesis{Config: config, GasLimit: ethconfig.Defaults.Miner.GasCeil, Alloc: types.GenesisAlloc{}} // the simulated backend deploys no system contracts
 	for a, acc := range alloc {
 		g.Alloc[a] = acc
 	}

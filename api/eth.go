@@ -84,7 +84,8 @@ func hexList(nodes [][]byte) []string {
 // block, every one verified against the block's state root before it is
 // returned. Keys echo as geth echoes them: a key given as 32 bytes comes
 // back as 32-byte hex, any other as a quantity.
-func (api *EthAPI) GetProof(ctx context.Context, address common.Address, storageKeys []string, bnh *rpc.BlockNumberOrHash) (*AccountResult, error) {
+func (api *EthAPI) GetProof(ctx context.Context, address common.Address, storageKeys []string, blockNrOrHash rpc.BlockNumberOrHash) (*AccountResult, error) {
+	bnh := &blockNrOrHash // required, as in op-geth
 	if max := api.b.cfg.MaxStorageKeys; len(storageKeys) > max {
 		return nil, &invalidParamsError{fmt.Sprintf("too many storage keys requested (max %d, got %d)", max, len(storageKeys))}
 	}
@@ -148,7 +149,8 @@ func (api *EthAPI) account(address common.Address, bnh *rpc.BlockNumberOrHash) (
 }
 
 // GetBalance is eth_getBalance at any held block.
-func (api *EthAPI) GetBalance(ctx context.Context, address common.Address, bnh *rpc.BlockNumberOrHash) (*hexutil.Big, error) {
+func (api *EthAPI) GetBalance(ctx context.Context, address common.Address, blockNrOrHash rpc.BlockNumberOrHash) (*hexutil.Big, error) {
+	bnh := &blockNrOrHash // required, as in op-geth
 	acc, st, err := api.account(address, bnh)
 	if err != nil {
 		return nil, err
@@ -162,7 +164,8 @@ func (api *EthAPI) GetBalance(ctx context.Context, address common.Address, bnh *
 
 // GetTransactionCount is eth_getTransactionCount at any held block
 // (pending is the head).
-func (api *EthAPI) GetTransactionCount(ctx context.Context, address common.Address, bnh *rpc.BlockNumberOrHash) (*hexutil.Uint64, error) {
+func (api *EthAPI) GetTransactionCount(ctx context.Context, address common.Address, blockNrOrHash rpc.BlockNumberOrHash) (*hexutil.Uint64, error) {
+	bnh := &blockNrOrHash // required, as in op-geth
 	acc, st, err := api.account(address, bnh)
 	if err != nil {
 		return nil, err
@@ -176,7 +179,8 @@ func (api *EthAPI) GetTransactionCount(ctx context.Context, address common.Addre
 }
 
 // GetCode is eth_getCode at any held block.
-func (api *EthAPI) GetCode(ctx context.Context, address common.Address, bnh *rpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+func (api *EthAPI) GetCode(ctx context.Context, address common.Address, blockNrOrHash rpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	bnh := &blockNrOrHash // required, as in op-geth
 	acc, st, err := api.account(address, bnh)
 	if err != nil {
 		return nil, err
@@ -189,7 +193,8 @@ func (api *EthAPI) GetCode(ctx context.Context, address common.Address, bnh *rpc
 }
 
 // GetStorageAt is eth_getStorageAt at any held block.
-func (api *EthAPI) GetStorageAt(ctx context.Context, address common.Address, hexKey string, bnh *rpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+func (api *EthAPI) GetStorageAt(ctx context.Context, address common.Address, hexKey string, blockNrOrHash rpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	bnh := &blockNrOrHash // required, as in op-geth
 	st, _, err := api.b.state(bnh)
 	if err != nil {
 		return nil, err

@@ -1,21 +1,19 @@
 package follower
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/consensus"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/core/vm"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/holiman/uint256"
 
 	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/chain"
 	"github.com/strata-chain/strata/history/statedb"
 )
 
@@ -26,37 +24,47 @@ type headerSource interface {
 
 // buildUpdate turns an upstream block, its receipts and its per-transaction
 // diffs into the block's BlockUpdate on the parent state st. It applies, in
-// the order the block does: the pre-transaction system calls (EIP-4788,
-// EIP-2935), every transaction's post values, then withdrawals and the
-// post-transaction system calls (EIP-7002/7251 queues), with go-ethereum's
-// own functions.
-func buildUpdate(ctx context.Context, config *params.ChainConfig, headers headerSource, st history.State, parent *types.Header, b *types.Block, receipts types.Receipts, diffs []txDiff) (*history.BlockUpdate, error) {
+// the order the block does: the pre-transaction system calls op-geth makes
+// (chain.PreExecution), every transaction's post values, then what follows
+// the transactions (chain.PostExecution). From Isthmus it checks the
+// header's withdrawalsRoot against the message passer's storage root; the
+// state root is checked by ingest.
+func buildUpdate(config *params.ChainConfig, headers headerSource, st history.State, parent *types.Header, b *types.Block, receipts types.Receipts, diffs []txDiff) (*history.BlockUpdate, error) {
 	header := b.Header()
 	n := header.Number
 	sdb, err := state.New(parent.Root, statedb.New(st))
 	if err != nil {
 		return nil, fmt.Errorf("open state of block %d: %w", parent.Number, err)
 	}
-	rules := config.Rules(n, true, header.Time)
-	blkCtx := core.NewEVMBlockContext(header, chainContext{config, headers}, &header.Coinbase)
+	blkCtx := core.NewEVMBlockContext(header, chain.NewContext(config, headers), &header.Coinbase, config, sdb)
 	evm := vm.NewEVM(blkCtx, sdb, config, vm.Config{})
-	defer evm.Release()
-	core.PreExecution(ctx, header.ParentBeaconRoot, parent, config, evm, n, header.Time)
-	sdb.Finalise(rules)
+	chain.PreExecution(config, header, sdb, evm)
+	sdb.Finalise(true)
 	for i, d := range diffs {
 		if err := applyDiff(sdb, d); err != nil {
 			return nil, fmt.Errorf("block %d transaction %d: %w", n, i, err)
 		}
-		sdb.Finalise(rules)
+		sdb.Finalise(true)
 	}
 	var logs []*types.Log
 	for _, r := range receipts {
 		logs = append(logs, r.Logs...)
 	}
-	if _, _, err := core.PostExecution(ctx, config, n, header.Time, logs, b.Withdrawals(), evm, uint32(len(b.Transactions())+1)); err != nil {
-		return nil, fmt.Errorf("block %d: %w", n, err)
+	if _, err := chain.PostExecution(config, header, logs, b.Withdrawals(), evm); err != nil {
+		return nil, err
 	}
-	_, su, err := sdb.CommitWithUpdate(rules, n.Uint64())
+	sdb.IntermediateRoot(true)
+	if config.IsOptimismIsthmus(header.Time) {
+		got := chain.WithdrawalsRoot(config, header.Time, sdb)
+		if want := header.WithdrawalsHash; want == nil || *want != got {
+			have := "none"
+			if want != nil {
+				have = want.Hex()
+			}
+			return nil, criticalError{fmt.Errorf("block %d (%s): header withdrawalsRoot %s, the message passer's storage root is %s", n, b.Hash(), have, got)}
+		}
+	}
+	_, su, err := sdb.CommitWithUpdate(n.Uint64(), true, true)
 	if err != nil {
 		return nil, fmt.Errorf("block %d: commit: %w", n, err)
 	}
@@ -119,30 +127,3 @@ func applyDiff(sdb *state.StateDB, d txDiff) error {
 	}
 	return nil
 }
-
-// chainContext is core.ChainContext over held headers, for BLOCKHASH.
-type chainContext struct {
-	config  *params.ChainConfig
-	headers headerSource
-}
-
-func (c chainContext) Config() *params.ChainConfig  { return c.config }
-func (c chainContext) CurrentHeader() *types.Header { return nil }
-func (c chainContext) GetHeader(hash common.Hash, number uint64) *types.Header {
-	h := c.GetHeaderByNumber(number)
-	if h == nil || h.Hash() != hash {
-		return nil
-	}
-	return h
-}
-func (c chainContext) GetHeaderByNumber(number uint64) *types.Header {
-	h, err := c.headers.HeaderByNumber(number)
-	if err != nil {
-		return nil
-	}
-	return h
-}
-func (c chainContext) GetHeaderByHash(common.Hash) *types.Header { return nil }
-func (c chainContext) Engine() consensus.Engine                  { return nil }
-
-var _ = crypto.Keccak256Hash

@@ -320,7 +320,7 @@ func (f *Follower) next(ctx context.Context, head history.Head) error {
 	if err != nil {
 		return err
 	}
-	u, err := buildUpdate(ctx, f.config, f.chain, st, parent, b, receipts, diffs)
+	u, err := buildUpdate(f.config, f.chain, st, parent, b, receipts, diffs)
 	st.Close()
 	if err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/trie"
 	"github.com/holiman/uint256"
@@ -53,8 +52,7 @@ func (c *refChain) block(t *testing.T, change func(sdb *state.StateDB)) {
 	sdb, err := state.New(c.roots[len(c.roots)-1], c.db)
 	require.NoError(t, err)
 	change(sdb)
-	rules := params.AllDevChainProtocolChanges.Rules(new(big.Int).SetUint64(n), true, 0)
-	root, su, err := sdb.CommitWithUpdate(rules, n)
+	root, su, err := sdb.CommitWithUpdate(n, true, true)
 	require.NoError(t, err)
 	h := &types.Header{Number: new(big.Int).SetUint64(n), Root: root, Difficulty: new(big.Int)}
 	if c.parent != nil {
@@ -223,7 +221,7 @@ func TestOutputRefusesWithdrawalsRootMismatch(t *testing.T) {
 	sdb, err := state.New(c.roots[0], c.db)
 	require.NoError(t, err)
 	sdb.AddBalance(common.HexToAddress("0x99"), uint256.NewInt(1), tracing.BalanceChangeUnspecified)
-	root, su, err := sdb.CommitWithUpdate(params.AllDevChainProtocolChanges.Rules(big.NewInt(1), true, 0), 1)
+	root, su, err := sdb.CommitWithUpdate(1, true, true)
 	require.NoError(t, err)
 	h := &types.Header{Number: big.NewInt(1), ParentHash: c.parent.Hash(), Root: root, Difficulty: new(big.Int), WithdrawalsHash: &wrong}
 	u, err := statedb.ToBlockUpdate(h, su)

@@ -8,17 +8,16 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/consensus"
 	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/core/vm"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/trie"
 
 	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/chain"
 	"github.com/strata-chain/strata/history/statedb"
 )
 
@@ -33,10 +32,6 @@ type HeaderReader interface {
 type Executor struct {
 	config  *params.ChainConfig
 	headers HeaderReader
-	// IsthmusWithdrawalsRoot makes Build put the message passer's storage
-	// root in the header's withdrawalsRoot, as OP Stack chains do since
-	// Isthmus; otherwise it is the (empty) withdrawals list root.
-	IsthmusWithdrawalsRoot bool
 	// Prefetch loads trie nodes concurrently with execution (go-ethereum's
 	// trie prefetcher).
 	Prefetch bool
@@ -129,29 +124,28 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 		number  = header.Number
 		rules   = e.config.Rules(number, true, header.Time)
 		signer  = types.MakeSigner(e.config, number, header.Time)
-		blkCtx  = core.NewEVMBlockContext(header, chainContext{e}, &header.Coinbase)
+		blkCtx  = core.NewEVMBlockContext(header, chain.NewContext(e.config, e.headers), &header.Coinbase, e.config, sdb)
 		evm     = vm.NewEVM(blkCtx, sdb, e.config, vm.Config{})
 		gp      = core.NewGasPool(header.GasLimit)
 		out     = &Built{}
 		allLogs []*types.Log
 		applied types.Transactions
 	)
-	defer evm.Release()
 	t0 := time.Now()
-	core.PreExecution(ctx, header.ParentBeaconRoot, parent, e.config, evm, number, header.Time)
+	chain.PreExecution(e.config, header, sdb, evm)
 	for i, tx := range txs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if build && tx.Gas() > gp.Available(rules.IsAmsterdam) {
+		if build && tx.Gas() > gp.Gas() {
 			break // full: the rest waits for the next block
 		}
 		msg, err := core.TransactionToMessage(tx, signer, header.BaseFee)
 		if err == nil {
 			snap, gpSnap := sdb.Snapshot(), gp.Snapshot()
-			sdb.SetTxContext(tx.Hash(), len(applied), uint32(len(applied)+1))
+			sdb.SetTxContext(tx.Hash(), len(applied))
 			var receipt *types.Receipt
-			receipt, _, err = core.ApplyTransactionWithEVM(ctx, msg, gp, sdb, number, common.Hash{}, header.Time, tx, evm)
+			receipt, err = core.ApplyTransactionWithEVM(msg, gp, sdb, number, common.Hash{}, header.Time, tx, evm)
 			if err == nil {
 				applied = append(applied, tx)
 				out.Receipts = append(out.Receipts, receipt)
@@ -170,14 +164,15 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 	if rules.IsShanghai {
 		withdrawals = types.Withdrawals{}
 	}
-	requests, _, err := core.PostExecution(ctx, e.config, number, header.Time, allLogs, withdrawals, evm, uint32(len(applied)+1))
+	requests, err := chain.PostExecution(e.config, header, allLogs, withdrawals, evm)
 	if err != nil {
 		return nil, fmt.Errorf("execute block %d: %w", number, err)
 	}
 	t1 := time.Now()
-	sdb.IntermediateRoot(rules)
+	sdb.IntermediateRoot(true)
+	withdrawalsRoot := chain.WithdrawalsRoot(e.config, header.Time, sdb)
 	t2 := time.Now()
-	root, su, err := sdb.CommitWithUpdate(rules, number.Uint64())
+	root, su, err := sdb.CommitWithUpdate(number.Uint64(), true, true)
 	if err != nil {
 		return nil, fmt.Errorf("execute block %d: commit: %w", number, err)
 	}
@@ -196,19 +191,13 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 		}
 		header.UncleHash = types.EmptyUncleHash
 		if rules.IsShanghai {
-			wr := types.EmptyWithdrawalsHash
-			if e.IsthmusWithdrawalsRoot {
-				if wr, err = messagePasserStorageRoot(st, su); err != nil {
-					return nil, err
-				}
-			}
-			header.WithdrawalsHash = &wr
+			header.WithdrawalsHash = &withdrawalsRoot
 		}
 		if rules.IsCancun {
 			zero := uint64(0)
 			header.BlobGasUsed = &zero
 		}
-		if rules.IsPrague {
+		if requests != nil {
 			rh := types.CalcRequestsHash(requests)
 			header.RequestsHash = &rh
 		}
@@ -239,54 +228,10 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 	return out, nil
 }
 
-// messagePasserStorageRoot is the message passer's storage root after the
-// block: from the update when the block changed it, else from the parent.
-func messagePasserStorageRoot(st history.State, su *state.StateUpdate) (common.Hash, error) {
-	key := crypto.Keccak256Hash(MessagePasserAddress[:])
-	if su != nil {
-		if acc, ok := su.Accounts[key]; ok {
-			if acc == nil {
-				return types.EmptyRootHash, nil
-			}
-			return acc.Root, nil
-		}
-	}
-	acc, err := st.Account(key)
-	if err != nil {
-		return common.Hash{}, fmt.Errorf("read message passer: %w", err)
-	}
-	if acc == nil {
-		return types.EmptyRootHash, nil
-	}
-	return acc.Root, nil
-}
-
-// chainContext is core.ChainContext over the executor's headers. The EVM
-// only uses it for BLOCKHASH; the author is always given explicitly.
-type chainContext struct{ e *Executor }
-
-func (c chainContext) Config() *params.ChainConfig  { return c.e.config }
-func (c chainContext) CurrentHeader() *types.Header { return nil }
-func (c chainContext) GetHeader(hash common.Hash, number uint64) *types.Header {
-	h := c.GetHeaderByNumber(number)
-	if h == nil || h.Hash() != hash {
-		return nil
-	}
-	return h
-}
-func (c chainContext) GetHeaderByNumber(number uint64) *types.Header {
-	h, err := c.e.headers.HeaderByNumber(number)
-	if err != nil {
-		return nil
-	}
-	return h
-}
-func (c chainContext) GetHeaderByHash(common.Hash) *types.Header { return nil }
-func (c chainContext) Engine() consensus.Engine                  { return nil }
-
-// nextBaseFee is the EIP-1559 base fee of the block after parent.
-func nextBaseFee(config *params.ChainConfig, parent *types.Header) *big.Int {
-	return eip1559.CalcBaseFee(config, parent)
+// nextBaseFee is the EIP-1559 base fee of the block after parent, made at
+// time t.
+func nextBaseFee(config *params.ChainConfig, parent *types.Header, t uint64) *big.Int {
+	return eip1559.CalcBaseFee(config, parent, t)
 }
 
 // ReplayTarget is a store that blocks are replayed from and into.

@@ -45,7 +45,7 @@ func buildOn(t *testing.T, s *store.Store, ex *Executor, txs types.Transactions)
 		Time:             parent.Time + 1,
 		GasLimit:         parent.GasLimit,
 		Coinbase:         DefaultConfig().FeeRecipient,
-		BaseFee:          nextBaseFee(ex.Config(), parent),
+		BaseFee:          nextBaseFee(ex.Config(), parent, parent.Time+1),
 		Difficulty:       new(big.Int),
 		ParentBeaconRoot: &beacon,
 	}
@@ -62,7 +62,6 @@ func TestMessagePasserRecordsWithdrawalHash(t *testing.T) {
 	cfg.Load.GasPerSecond = 0
 	s, _ := newTestChain(t, cfg)
 	ex := NewExecutor(ChainConfig(cfg.ChainID), s)
-	ex.IsthmusWithdrawalsRoot = true
 	key := DevKeys(1)[0]
 	sender := crypto.PubkeyToAddress(key.PublicKey)
 	signer := types.LatestSigner(ex.Config())

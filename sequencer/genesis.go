@@ -110,7 +110,7 @@ func loadKeys(seed int64, n int) []*ecdsa.PrivateKey {
 // contract, the dev accounts and the load generator's accounts, all funded.
 // timeMillis is the genesis time in Unix milliseconds, a whole second.
 func Genesis(cfg Config, timeMillis uint64) *core.Genesis {
-	alloc := core.SystemContractAllocs()
+	alloc := SystemContractAllocs()
 	alloc[MessagePasserAddress] = types.Account{Nonce: 1, Code: MessagePasserCode(), Balance: new(big.Int)}
 	alloc[StorageContractAddress] = types.Account{Nonce: 1, Code: StorageContractCode(), Balance: new(big.Int)}
 	token := types.Account{Nonce: 1, Code: TokenCode(), Balance: new(big.Int), Storage: map[common.Hash]common.Hash{}}
@@ -181,4 +181,17 @@ func GenesisUpdate(g *core.Genesis) (*history.BlockUpdate, error) {
 		u.Accounts[crypto.Keccak256Hash(addr[:])] = ch
 	}
 	return u, nil
+}
+
+// SystemContractAllocs are the system contracts op-geth's block processing
+// calls, deployed at genesis as an L2 genesis with every fork active does:
+// EIP-4788 beacon roots, EIP-2935 block hashes, and the EIP-7002/7251 queues
+// an Ethereum chain calls from Prague.
+func SystemContractAllocs() types.GenesisAlloc {
+	return types.GenesisAlloc{
+		params.BeaconRootsAddress:        {Nonce: 1, Code: params.BeaconRootsCode, Balance: new(big.Int)},
+		params.HistoryStorageAddress:     {Nonce: 1, Code: params.HistoryStorageCode, Balance: new(big.Int)},
+		params.WithdrawalQueueAddress:    {Nonce: 1, Code: params.WithdrawalQueueCode, Balance: new(big.Int)},
+		params.ConsolidationQueueAddress: {Nonce: 1, Code: params.ConsolidationQueueCode, Balance: new(big.Int)},
+	}
 }

@@ -81,7 +81,7 @@ func (p *Pool) Add(tx *types.Transaction, env HeadEnv) error {
 	if tx.Gas() > gasLimit {
 		return fmt.Errorf("exceeds block gas limit")
 	}
-	intrinsic, err := core.IntrinsicGas(tx.Data(), tx.AccessList(), tx.SetCodeAuthorizations(), from, tx.To(), uint256.MustFromBig(tx.Value()), env.Rules)
+	intrinsic, err := core.IntrinsicGas(tx.Data(), tx.AccessList(), tx.SetCodeAuthorizations(), tx.To() == nil, env.Rules.IsHomestead, env.Rules.IsIstanbul, env.Rules.IsShanghai)
 	if err != nil {
 		return err
 	}

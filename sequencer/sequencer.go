@@ -93,7 +93,6 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 		started: make(chan struct{}),
 	}
 	s.ex = NewExecutor(s.config, chain)
-	s.ex.IsthmusWithdrawalsRoot = true
 	s.ex.Prefetch = true
 	s.pool = NewPool(types.LatestSigner(s.config), poolLimit)
 	if cfg.Load.GasPerSecond > 0 {
@@ -222,7 +221,7 @@ func (s *Sequencer) headEnv(st history.State) HeadEnv {
 	return HeadEnv{
 		Rules:    s.config.Rules(next, true, s.headerTime(next.Uint64())),
 		GasLimit: s.cfg.GasLimit,
-		BaseFee:  uint256.MustFromBig(eip1559.CalcBaseFee(s.config, h)),
+		BaseFee:  uint256.MustFromBig(eip1559.CalcBaseFee(s.config, h, s.headerTime(next.Uint64()))),
 		Account: func(a common.Address) (uint64, *uint256.Int, error) {
 			acc, err := st.Account(crypto.Keccak256Hash(a[:]))
 			if err != nil || acc == nil {
@@ -390,7 +389,7 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 	switch {
 	case s.feeder != nil:
 		s.feeder.report(built.Block.GasUsed())
-		s.feeder.baseFee.Store(eip1559.CalcBaseFee(s.config, built.Block.Header()))
+		s.feeder.baseFee.Store(eip1559.CalcBaseFee(s.config, built.Block.Header(), s.headerTime(built.Block.NumberU64()+1)))
 	case s.load != nil:
 		s.load.observe(built.Block.GasUsed())
 	}
@@ -455,7 +454,7 @@ func (s *Sequencer) headerTemplate(parent *types.Header, n uint64) *types.Header
 		Time:             t,
 		GasLimit:         s.cfg.GasLimit,
 		Coinbase:         s.cfg.FeeRecipient,
-		BaseFee:          eip1559.CalcBaseFee(s.config, parent),
+		BaseFee:          eip1559.CalcBaseFee(s.config, parent, t),
 		Difficulty:       new(big.Int),
 		MixDigest:        crypto.Keccak256Hash(parent.MixDigest[:], parent.Hash().Bytes()),
 		ParentBeaconRoot: &beacon,

@@ -5,14 +5,17 @@
 package statedb
 
 import (
-	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/state/snapshot"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/trie"
+	"github.com/ethereum/go-ethereum/trie/trienode"
 	"github.com/ethereum/go-ethereum/triedb"
 	"github.com/holiman/uint256"
 
@@ -39,19 +42,10 @@ func New(st history.State) *Database { return &Database{st: st} }
 // Update is the state update of the last Commit, nil before one.
 func (db *Database) Update() *state.StateUpdate { return db.update }
 
-func (db *Database) Type() state.DatabaseType { return state.TypeMPT }
-
 // Reader returns the flat reader of the held state. The StateDB also asks for
 // a reader at the post-state root after Commit; that one fails on use.
 func (db *Database) Reader(root common.Hash) (state.Reader, error) {
 	return &stateReader{st: db.st, root: root}, nil
-}
-
-// Iteratee is needed only to wipe the storage of a pre-existing account that
-// self-destructs, which EIP-6780 (Cancun) rules out; the StateDB reports that
-// case as an error before asking.
-func (db *Database) Iteratee(common.Hash) (state.Iteratee, error) {
-	return nil, errors.New("storage iteration is not supported: pre-existing accounts cannot self-destruct since Cancun")
 }
 
 func (db *Database) OpenTrie(root common.Hash) (state.Trie, error) {
@@ -66,8 +60,17 @@ func (db *Database) OpenStorageTrie(stateRoot common.Hash, address common.Addres
 	return trie.NewStateTrie(id, db.st.Nodes())
 }
 
-// TrieDB is nil: the state's nodes are the store's; no triedb exists.
-func (db *Database) TrieDB() *triedb.Database { return nil }
+// TrieDB is an empty hash-scheme trie database that holds nothing: the
+// state's nodes are the store's. op-geth's StateDB and transaction
+// processing only ask it whether the state is Verkle (it is not).
+func (db *Database) TrieDB() *triedb.Database { return noTrieDB() }
+
+var noTrieDB = sync.OnceValue(func() *triedb.Database {
+	return triedb.NewDatabase(rawdb.NewMemoryDatabase(), triedb.HashDefaults)
+})
+
+// Snapshot is nil: the store's flat state is read through Reader.
+func (db *Database) Snapshot() *snapshot.Tree { return nil }
 
 // Commit keeps the update for Update; nothing is written.
 func (db *Database) Commit(update *state.StateUpdate) error {
@@ -122,6 +125,11 @@ func (r *stateReader) CodeSize(addr common.Address, codeHash common.Hash) int {
 // ToBlockUpdate converts go-ethereum's state update into the history form,
 // with header as the block's header (transactions and receipts unset).
 //
+// The StateDB's update is opaque in op-geth; its exported view
+// (ToTracingUpdate) lists every changed account with its new form, every
+// changed slot with its new value and every changed trie node with its new
+// blob, which is all a BlockUpdate holds.
+//
 // Under Cancun rules an account that existed before the block can only be
 // deleted by EIP-158 (empty accounts) — which never holds storage — or be
 // destroyed in the transaction that created it; either way there is no
@@ -136,7 +144,13 @@ func ToBlockUpdate(header *types.Header, su *state.StateUpdate) (*history.BlockU
 	if su == nil {
 		return u, nil
 	}
-	for addrHash, acc := range su.Accounts {
+	tu, err := su.ToTracingUpdate()
+	if err != nil {
+		return nil, fmt.Errorf("read state update: %w", err)
+	}
+	for addr, ch := range tu.AccountChanges {
+		addrHash := crypto.Keccak256Hash(addr[:])
+		acc := ch.New
 		if acc == nil {
 			u.Accounts[addrHash] = &history.AccountChange{Deleted: true}
 			continue
@@ -145,31 +159,52 @@ func ToBlockUpdate(header *types.Header, su *state.StateUpdate) (*history.BlockU
 		if bal == nil {
 			bal = new(uint256.Int)
 		}
-		ch := &history.AccountChange{Account: &history.Account{
+		out := &history.AccountChange{Account: &history.Account{
 			Nonce:    acc.Nonce,
 			Balance:  bal.Clone(),
 			CodeHash: common.BytesToHash(acc.CodeHash),
 		}}
 		root := acc.Root
-		ch.StorageRoot = &root
-		if slots := su.Storages[addrHash]; len(slots) > 0 {
-			ch.Storage = make(map[common.Hash]common.Hash, len(slots))
-			for k, v := range slots {
-				ch.Storage[k] = v
+		out.StorageRoot = &root
+		u.Accounts[addrHash] = out
+	}
+	for addr, slots := range tu.StorageChanges {
+		if len(slots) == 0 {
+			continue
+		}
+		addrHash := crypto.Keccak256Hash(addr[:])
+		ch, ok := u.Accounts[addrHash]
+		if !ok {
+			return nil, fmt.Errorf("state update changes storage of account %s without the account", addr)
+		}
+		if ch.Deleted {
+			continue // a destroyed account's slots go with it
+		}
+		ch.Storage = make(map[common.Hash]common.Hash, len(slots))
+		for k, v := range slots {
+			// The update keys slots by their raw key when the StateDB was
+			// committed with noStorageWiping, which Strata always does.
+			ch.Storage[crypto.Keccak256Hash(k[:])] = v.New
+		}
+	}
+	for _, c := range tu.CodeChanges {
+		if c.New != nil && len(c.New.Code) > 0 {
+			u.Codes[c.New.Hash] = c.New.Code
+		}
+	}
+	if len(tu.TrieChanges) > 0 {
+		merged := trienode.NewMergedNodeSet()
+		for owner, changes := range tu.TrieChanges {
+			set := trienode.NewNodeSet(owner)
+			for path, n := range changes {
+				set.Nodes[path] = &trienode.Node{Hash: n.New.Hash, Blob: n.New.Blob}
+				set.Origins[path] = n.Prev.Blob
+			}
+			if err := merged.Merge(set); err != nil {
+				return nil, fmt.Errorf("state update nodes of %s: %w", owner, err)
 			}
 		}
-		u.Accounts[addrHash] = ch
+		u.Nodes = merged
 	}
-	for addrHash, slots := range su.Storages {
-		if _, ok := su.Accounts[addrHash]; !ok && len(slots) > 0 {
-			return nil, fmt.Errorf("state update changes storage of account %s without the account", addrHash)
-		}
-	}
-	for _, c := range su.Codes {
-		if c != nil && len(c.Blob) > 0 {
-			u.Codes[c.Hash] = c.Blob
-		}
-	}
-	u.Nodes = su.Nodes
 	return u, nil
 }

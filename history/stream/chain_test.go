@@ -8,7 +8,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/params"
 	"github.com/holiman/uint256"
 	"github.com/stretchr/testify/require"
 
@@ -48,7 +47,7 @@ func testChain(t *testing.T) []*history.BlockUpdate {
 		require.NoError(t, err)
 		step(sdb)
 		n := uint64(i)
-		newRoot, su, err := sdb.CommitWithUpdate(params.AllDevChainProtocolChanges.Rules(new(big.Int).SetUint64(n), true, 0), n)
+		newRoot, su, err := sdb.CommitWithUpdate(n, true, true)
 		require.NoError(t, err)
 		h := &types.Header{Number: new(big.Int).SetUint64(n), Root: newRoot, Difficulty: new(big.Int)}
 		if parent != nil {
