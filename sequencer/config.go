@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/strata-chain/strata/history/chain"
 )
 
 // TimestampPolicy says what a header's Time field holds.
@@ -39,6 +42,32 @@ type Config struct {
 	// Initial sizes the genesis state beyond the accounts the devnet needs,
 	// so that tries have a realistic depth (see InitialState).
 	Initial InitialState
+	// Forks schedules the OP forks after Isthmus.
+	Forks Forks
+	// L1BlockTime is how often the synthetic L1 origin advances, in chain
+	// time (12 s, as Ethereum).
+	L1BlockTime time.Duration
+	// DepositsPerEpoch is the number of user deposits (ETH minted to a
+	// fresh address each) the first block of every L1 epoch carries after
+	// the L1-attributes deposit, beside those queued with AddDeposit.
+	DepositsPerEpoch int
+}
+
+// chainConfig is the chain configuration of a genesis made at genesisTime
+// (header units): Jovian JovianAfter seconds after it (0: at genesis).
+func (c Config) chainConfig(genesisTime uint64) *params.ChainConfig {
+	forks := c.Forks
+	if forks.JovianAfter != nil {
+		after := *forks.JovianAfter
+		switch {
+		case after == 0:
+			genesisTime = 0
+		case c.TimestampPolicy == TimestampMilliseconds:
+			after *= 1000
+		}
+		forks.JovianAfter = &after
+	}
+	return ChainConfig(c.ChainID, genesisTime, forks)
 }
 
 // TxKind names one kind of generated transaction.
@@ -101,13 +130,16 @@ type LoadConfig struct {
 // DefaultConfig is the devnet of configs/devnet.yaml.
 func DefaultConfig() Config {
 	return Config{
-		ChainID:         901,
-		BlockTime:       200 * time.Millisecond,
-		TimestampPolicy: TimestampSeconds,
-		GasLimit:        60_000_000,
-		DevAccounts:     10,
-		FeeRecipient:    common.HexToAddress("0x4200000000000000000000000000000000000011"),
-		Load:            LoadConfig{GasPerSecond: 20_000_000, Seed: 1, Accounts: 32},
+		ChainID:          901,
+		BlockTime:        200 * time.Millisecond,
+		TimestampPolicy:  TimestampSeconds,
+		GasLimit:         60_000_000,
+		DevAccounts:      10,
+		FeeRecipient:     common.HexToAddress("0x4200000000000000000000000000000000000011"),
+		Load:             LoadConfig{GasPerSecond: 20_000_000, Seed: 1, Accounts: 32},
+		Forks:            Forks{JovianAfter: new(uint64)},
+		L1BlockTime:      12 * time.Second,
+		DepositsPerEpoch: 1,
 	}
 }
 
@@ -147,6 +179,15 @@ func (c Config) Validate() error {
 		if w < 0 {
 			errs = append(errs, fmt.Errorf("load mix: negative weight %d for %s", w, k))
 		}
+	}
+	if c.L1BlockTime < time.Second || c.L1BlockTime%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("L1 block time must be whole seconds, at least 1s, got %s", c.L1BlockTime))
+	}
+	if c.DepositsPerEpoch < 0 || c.DepositsPerEpoch > 1000 {
+		errs = append(errs, fmt.Errorf("deposits per epoch must be between 0 and 1000, got %d", c.DepositsPerEpoch))
+	}
+	if c.ChainID == chain.DevnetL1ChainID.Uint64() {
+		errs = append(errs, fmt.Errorf("chain ID %d is the synthetic L1's", c.ChainID))
 	}
 	if c.Initial.Accounts < 0 || c.Initial.Slots < 0 {
 		errs = append(errs, fmt.Errorf("initial state sizes must not be negative"))

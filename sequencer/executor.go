@@ -155,7 +155,10 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 			sdb.RevertToSnapshot(snap)
 			gp.Set(gpSnap)
 		}
-		if !build {
+		if !build || tx.IsDepositTx() {
+			// A block's deposits are not the builder's to drop: op-geth
+			// includes even a failing one, so one that cannot be applied
+			// at all means the block cannot be made.
 			return nil, fmt.Errorf("block %d: transaction %d (%s): %w", number, i, tx.Hash(), err)
 		}
 		out.Dropped = append(out.Dropped, DroppedTx{Tx: tx, Err: err})
@@ -194,8 +197,15 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 			header.WithdrawalsHash = &withdrawalsRoot
 		}
 		if rules.IsCancun {
-			zero := uint64(0)
-			header.BlobGasUsed = &zero
+			// No blobs on L2; from Jovian the field holds the block's DA
+			// footprint, as op-geth's block builder and validator have it.
+			used := uint64(0)
+			if e.config.IsJovian(header.Time) {
+				if used, err = types.CalcDAFootprint(applied); err != nil {
+					return nil, fmt.Errorf("execute block %d: %w", number, err)
+				}
+			}
+			header.BlobGasUsed = &used
 		}
 		if requests != nil {
 			rh := types.CalcRequestsHash(requests)

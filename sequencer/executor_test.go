@@ -21,7 +21,9 @@ func newTestChain(t *testing.T, cfg Config) (*store.Store, *types.Header) {
 	s, err := store.OpenMem(store.DefaultConfig())
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
-	g := Genesis(cfg, 1_700_000_000_000)
+	cfg.Forks = Forks{} // blocks here carry no L1-attributes deposit, which Jovian's DA footprint needs
+	g, err := Genesis(cfg, 1_700_000_000_000)
+	require.NoError(t, err)
 	u, err := GenesisUpdate(g)
 	require.NoError(t, err)
 	require.NoError(t, s.Ingest(context.Background(), u))
@@ -47,6 +49,7 @@ func buildOn(t *testing.T, s *store.Store, ex *Executor, txs types.Transactions)
 		Coinbase:         DefaultConfig().FeeRecipient,
 		BaseFee:          nextBaseFee(ex.Config(), parent, parent.Time+1),
 		Difficulty:       new(big.Int),
+		Extra:            ExtraData(ex.Config(), parent.Time+1),
 		ParentBeaconRoot: &beacon,
 	}
 	zero := uint64(0)
@@ -61,7 +64,7 @@ func TestMessagePasserRecordsWithdrawalHash(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Load.GasPerSecond = 0
 	s, _ := newTestChain(t, cfg)
-	ex := NewExecutor(ChainConfig(cfg.ChainID), s)
+	ex := NewExecutor(ChainConfig(cfg.ChainID, 0, Forks{}), s)
 	key := DevKeys(1)[0]
 	sender := crypto.PubkeyToAddress(key.PublicKey)
 	signer := types.LatestSigner(ex.Config())
@@ -115,7 +118,7 @@ func TestBuildDropsInvalidAndHandlesSelfDestruct(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Load.GasPerSecond = 0
 	s, _ := newTestChain(t, cfg)
-	ex := NewExecutor(ChainConfig(cfg.ChainID), s)
+	ex := NewExecutor(ChainConfig(cfg.ChainID, 0, Forks{}), s)
 	keys := DevKeys(2)
 	signer := types.LatestSigner(ex.Config())
 	mk := func(k int, nonce uint64, to *common.Address, value *big.Int, gas uint64, data []byte) *types.Transaction {
@@ -176,7 +179,7 @@ func TestBuildDropsInvalidAndHandlesSelfDestruct(t *testing.T) {
 func TestEmptyBlock(t *testing.T) {
 	cfg := DefaultConfig()
 	s, _ := newTestChain(t, cfg)
-	ex := NewExecutor(ChainConfig(cfg.ChainID), s)
+	ex := NewExecutor(ChainConfig(cfg.ChainID, 0, Forks{}), s)
 	for i := 0; i < 3; i++ {
 		b := buildOn(t, s, ex, nil)
 		require.Empty(t, b.Block.Transactions())

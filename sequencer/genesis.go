@@ -43,36 +43,6 @@ var poolReserve = common.BigToHash(new(big.Int).Exp(big.NewInt(10), big.NewInt(2
 // devBalance is what every dev and load account starts with: 1e9 ether.
 var devBalance = new(big.Int).Mul(big.NewInt(1_000_000_000), big.NewInt(params.Ether))
 
-// ChainConfig is the devnet's fork schedule: every fork through Prague active
-// at genesis, nothing after it.
-func ChainConfig(chainID uint64) *params.ChainConfig {
-	zero := uint64(0)
-	return &params.ChainConfig{
-		ChainID:                 new(big.Int).SetUint64(chainID),
-		HomesteadBlock:          big.NewInt(0),
-		EIP150Block:             big.NewInt(0),
-		EIP155Block:             big.NewInt(0),
-		EIP158Block:             big.NewInt(0),
-		ByzantiumBlock:          big.NewInt(0),
-		ConstantinopleBlock:     big.NewInt(0),
-		PetersburgBlock:         big.NewInt(0),
-		IstanbulBlock:           big.NewInt(0),
-		MuirGlacierBlock:        big.NewInt(0),
-		BerlinBlock:             big.NewInt(0),
-		LondonBlock:             big.NewInt(0),
-		ArrowGlacierBlock:       big.NewInt(0),
-		GrayGlacierBlock:        big.NewInt(0),
-		TerminalTotalDifficulty: big.NewInt(0),
-		ShanghaiTime:            &zero,
-		CancunTime:              &zero,
-		PragueTime:              &zero,
-		BlobScheduleConfig: &params.BlobScheduleConfig{
-			Cancun: params.DefaultCancunBlobConfig,
-			Prague: params.DefaultPragueBlobConfig,
-		},
-	}
-}
-
 // deriveKey makes a deterministic private key from a label and an index.
 // The keys are public knowledge: devnet use only.
 func deriveKey(label string, seed int64, i int) *ecdsa.PrivateKey {
@@ -105,12 +75,20 @@ func loadKeys(seed int64, n int) []*ecdsa.PrivateKey {
 	return keys
 }
 
-// Genesis is the devnet genesis: go-ethereum's system contracts (EIP-4788,
-// EIP-2935, EIP-7002, EIP-7251 ...), the message passer, the storage
-// contract, the dev accounts and the load generator's accounts, all funded.
+// Genesis is the devnet genesis, an OP Stack L2 genesis: the system
+// contracts (EIP-4788, EIP-2935, EIP-7002, EIP-7251), the L1Block and
+// L2ToL1MessagePasser predeploys, the storage, token and pool contracts, the
+// dev accounts and the load generator's accounts, all funded. Its extraData
+// carries the Holocene EIP-1559 parameters, and from Isthmus its
+// withdrawalsRoot is the message passer's storage root (op-geth's ToBlock).
 // timeMillis is the genesis time in Unix milliseconds, a whole second.
-func Genesis(cfg Config, timeMillis uint64) *core.Genesis {
+func Genesis(cfg Config, timeMillis uint64) (*core.Genesis, error) {
+	l1Block, err := l1BlockCode()
+	if err != nil {
+		return nil, err
+	}
 	alloc := SystemContractAllocs()
+	alloc[L1BlockAddress] = types.Account{Nonce: 1, Code: l1Block, Balance: new(big.Int)}
 	alloc[MessagePasserAddress] = types.Account{Nonce: 1, Code: MessagePasserCode(), Balance: new(big.Int)}
 	alloc[StorageContractAddress] = types.Account{Nonce: 1, Code: StorageContractCode(), Balance: new(big.Int)}
 	token := types.Account{Nonce: 1, Code: TokenCode(), Balance: new(big.Int), Storage: map[common.Hash]common.Hash{}}
@@ -136,15 +114,16 @@ func Genesis(cfg Config, timeMillis uint64) *core.Genesis {
 	if cfg.TimestampPolicy == TimestampMilliseconds {
 		ts = timeMillis
 	}
+	config := cfg.chainConfig(ts)
 	return &core.Genesis{
-		Config:     ChainConfig(cfg.ChainID),
+		Config:     config,
 		Timestamp:  ts,
 		GasLimit:   cfg.GasLimit,
 		Difficulty: big.NewInt(0),
 		BaseFee:    big.NewInt(params.InitialBaseFee),
-		ExtraData:  []byte("strata devnet"),
+		ExtraData:  ExtraData(config, ts),
 		Alloc:      alloc,
-	}
+	}, nil
 }
 
 // GenesisUpdate turns a genesis into block 0's BlockUpdate. The header comes

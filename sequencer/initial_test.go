@@ -55,7 +55,10 @@ func TestInitialStateGenesis(t *testing.T) {
 		require.Positive(t, info.Txs)
 		receipts, err := s.Receipts(i)
 		require.NoError(t, err)
-		for _, r := range receipts {
+		body, err := s.Body(i)
+		require.NoError(t, err)
+		require.True(t, body[0].IsDepositTx(), "an OP block opens with the L1-attributes deposit")
+		for _, r := range receipts[1:] {
 			require.Equal(t, types.ReceiptStatusSuccessful, r.Status)
 			require.Len(t, r.Logs, 1, "a token transfer logs Transfer")
 		}

@@ -71,6 +71,9 @@ func (p *Pool) Len() int {
 // intrinsic gas, gas limit, nonce and balance.
 func (p *Pool) Add(tx *types.Transaction, env HeadEnv) error {
 	gasLimit, baseFee := env.GasLimit, env.BaseFee
+	if tx.IsDepositTx() {
+		return fmt.Errorf("%w: deposit transactions come from L1, not the pool", types.ErrTxTypeNotSupported)
+	}
 	from, err := types.Sender(p.signer, tx)
 	if err != nil {
 		return fmt.Errorf("invalid sender: %w", err)

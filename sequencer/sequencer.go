@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ethereum-optimism/optimism/op-node/rollup"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
 	"github.com/ethereum/go-ethereum/consensus/misc/eip4844"
@@ -70,6 +71,11 @@ type Sequencer struct {
 	started    chan struct{} // closed when Run has its load ready and makes blocks
 	startOnce  sync.Once
 	feeder     *feeder // generates the load ahead while Run runs; nil otherwise
+
+	l1       L1             // the synthetic L1 the blocks take their origins from
+	rollup   *rollup.Config // op-node's view of the chain, set once the genesis is known
+	depMu    sync.Mutex     // guards depQueue
+	depQueue []Deposit      // user deposits for the next epoch's first block
 }
 
 // New opens a sequencer on chain. An empty chain gets cfg's genesis, timed
@@ -88,7 +94,7 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 		cfg:     cfg,
 		log:     log,
 		chain:   chain,
-		config:  ChainConfig(cfg.ChainID),
+		config:  cfg.chainConfig(0), // until the genesis time is known
 		now:     now,
 		started: make(chan struct{}),
 	}
@@ -111,7 +117,10 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 			}
 		}
 		ms := uint64(s.now().UnixMilli()) / 1000 * 1000
-		g := Genesis(cfg, ms)
+		g, err := Genesis(cfg, ms)
+		if err != nil {
+			return nil, err
+		}
 		hdr := g.ToBlock().Header()
 		baseRoot := hdr.Root
 		hdr.Root = common.Hash{}
@@ -131,7 +140,7 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 		}
 		log.Info("Created devnet genesis", "hash", sealed.Hash(), "chain_id", cfg.ChainID, "time", time.UnixMilli(int64(ms)).UTC(),
 			"initial_accounts", cfg.Initial.Accounts, "initial_slots", cfg.Initial.Slots, "took", time.Since(start).Round(time.Millisecond))
-		s.genesis = ms
+		s.setGenesis(ms, g.Config, sealed)
 	case err != nil:
 		return nil, fmt.Errorf("read head: %w", err)
 	default:
@@ -143,12 +152,16 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 		if cfg.TimestampPolicy == TimestampMilliseconds {
 			ms = g.Time
 		}
+		want, err := Genesis(cfg, ms)
+		if err != nil {
+			return nil, err
+		}
 		if cfg.Initial != (InitialState{}) {
 			log.Warn("The genesis has an initial state; not re-deriving it to check it matches the configuration")
-		} else if want := Genesis(cfg, ms).ToBlock().Hash(); g.Hash() != want {
-			return nil, fmt.Errorf("the store holds another chain: its genesis is %s, the sequencer configuration (dev and load accounts, load seed, gas limit, timestamp policy) makes %s", g.Hash(), want)
+		} else if wantHash := want.ToBlock().Hash(); g.Hash() != wantHash {
+			return nil, fmt.Errorf("the store holds another chain: its genesis is %s, the sequencer configuration (dev and load accounts, load seed, gas limit, timestamp policy, forks) makes %s", g.Hash(), wantHash)
 		}
-		s.genesis = ms
+		s.setGenesis(ms, want.Config, g)
 		log.Info("Resuming the chain from the stored head", "number", head.Number, "hash", head.Hash)
 	}
 	hd, err := chain.Head()
@@ -167,6 +180,22 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 	}
 	return s, nil
 }
+
+// setGenesis fixes what follows from the genesis: its time, the chain
+// configuration (fork times count from it), the executor, the synthetic L1
+// and op-node's rollup config.
+func (s *Sequencer) setGenesis(ms uint64, config *params.ChainConfig, genesis *types.Header) {
+	s.genesis = ms
+	s.config = config
+	prefetch := s.ex.Prefetch
+	s.ex = NewExecutor(config, s.chain)
+	s.ex.Prefetch = prefetch
+	s.l1 = L1{Genesis: ms / 1000, Every: s.cfg.L1BlockTime, Config: L1ChainConfig()}
+	s.rollup = rollupConfig(config, genesis, s.l1)
+}
+
+// RollupConfig is op-node's rollup config of the chain (optimism_rollupConfig).
+func (s *Sequencer) RollupConfig() *rollup.Config { return s.rollup }
 
 // OnBlock registers f to be called (from the sequencer's goroutine) after
 // each block is ingested. Call it before Run.
@@ -376,9 +405,17 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 			}
 		}
 	}
-	txs, err := s.pool.Pending(s.cfg.GasLimit, nonceReader(st))
+	deposits, upgrade, err := s.depositsFor(n, h.Time)
 	if err != nil {
 		return info, err
+	}
+	txs := deposits
+	if !upgrade {
+		pending, err := s.pool.Pending(s.cfg.GasLimit, nonceReader(st))
+		if err != nil {
+			return info, err
+		}
+		txs = append(txs, pending...)
 	}
 	built, err := s.ex.Build(ctx, st, parent, h, txs)
 	if err != nil {
@@ -456,6 +493,7 @@ func (s *Sequencer) headerTemplate(parent *types.Header, n uint64) *types.Header
 		Coinbase:         s.cfg.FeeRecipient,
 		BaseFee:          eip1559.CalcBaseFee(s.config, parent, t),
 		Difficulty:       new(big.Int),
+		Extra:            ExtraData(s.config, t),
 		MixDigest:        crypto.Keccak256Hash(parent.MixDigest[:], parent.Hash().Bytes()),
 		ParentBeaconRoot: &beacon,
 		ExcessBlobGas:    &excess,

@@ -102,7 +102,7 @@ func nodeConfigFrom(v *viper.Viper) (nodeConfig, error) {
 	}
 	if strings.HasPrefix(c.Follower.URL, "strata://") {
 		// Another Strata's devnet: its chain configuration is the sequencer's.
-		c.Follower.ChainConfig = sequencer.ChainConfig(s.ChainID)
+		c.Follower.ChainConfig = sequencer.ChainConfig(s.ChainID, 0, s.Forks) // forks at genesis only: a scheduled Jovian needs the genesis time
 	}
 	return c, c.validate()
 }
