@@ -9,8 +9,9 @@ TEST_TIMEOUT ?= 14m
 BENCH_DURATION ?= 60s
 
 GETH      := $(BIN)/geth
+OPGETH    := $(BIN)/op-geth
 
-.PHONY: all build run test test-short bench bench-full lint fmt clean geth proto
+.PHONY: all build run test test-short bench bench-full lint fmt clean geth op-geth proto
 
 all: build
 
@@ -27,6 +28,12 @@ geth: $(GETH)
 $(GETH): tools/geth/go.mod tools/geth/go.sum
 	cd tools/geth && $(GO) build -o ../../$(GETH) github.com/ethereum/go-ethereum/cmd/geth
 
+## op-geth: the op-geth binary the sequencer/engine tests run (opgethtest), built from the
+## op-geth version pinned in tools/opgeth/go.mod (the one go.mod replaces go-ethereum with)
+op-geth: $(OPGETH)
+$(OPGETH): tools/opgeth/go.mod tools/opgeth/go.sum
+	cd tools/opgeth && $(GO) build -o ../../$(OPGETH) github.com/ethereum/go-ethereum/cmd/geth
+
 ## proto: regenerate api/streampb and api/statuspb from api/proto with buf and the protoc-gen-go(-grpc)
 ## plugins, built into bin/ (the generated code is committed: a build needs none of them)
 proto:
@@ -36,9 +43,9 @@ proto:
 	GOBIN=$(abspath $(BIN)) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@v2.33.0
 	cd api/proto && PATH=$(abspath $(BIN)):$$PATH buf generate
 
-## test: every test (unit, randomized model, crash, geth compatibility)
-test: $(GETH)
-	STRATA_GETH=$(abspath $(GETH)) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
+## test: every test (unit, randomized model, crash, geth and op-geth compatibility)
+test: $(GETH) $(OPGETH)
+	STRATA_GETH=$(abspath $(GETH)) STRATA_OPGETH=$(abspath $(OPGETH)) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
 
 test-short:
 	$(GO) test -short -count=1 ./...
