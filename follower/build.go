@@ -40,8 +40,12 @@ func buildUpdate(config *params.ChainConfig, headers headerSource, st history.St
 	evm := vm.NewEVM(blkCtx, sdb, config, vm.Config{})
 	chain.PreExecution(config, header, sdb, evm)
 	sdb.Finalise(true)
+	fees := newUntracedFees(config, header, sdb)
 	for i, d := range diffs {
 		if err := applyDiff(sdb, d); err != nil {
+			return nil, fmt.Errorf("block %d transaction %d: %w", n, i, err)
+		}
+		if err := fees.credit(b.Transactions()[i], receipts[i], d); err != nil {
 			return nil, fmt.Errorf("block %d transaction %d: %w", n, i, err)
 		}
 		sdb.Finalise(true)
@@ -123,6 +127,59 @@ func applyDiff(sdb *state.StateDB, d txDiff) error {
 		}
 		for slot, v := range post.Storage {
 			sdb.SetState(addr, slot, v)
+		}
+	}
+	return nil
+}
+
+// untracedFees credits what op-geth's prestateTracer leaves out of its
+// diffs: it looks up the base-fee vault for every transaction but not the
+// L1-fee and operator-fee vaults, which op-geth's state transition credits
+// after execution, so a block whose transactions pay L1 or operator fees
+// would not reach its state root from the diffs alone. For each
+// non-deposit transaction whose diff does not set a vault's balance (a diff
+// that does holds its final value, fees included), the fee is added with
+// op-geth's own cost functions over the state as the block has it so far
+// (the L1-attributes deposit has set the L1Block values they read).
+type untracedFees struct {
+	config   *params.ChainConfig
+	time     uint64
+	l1Cost   types.L1CostFunc
+	operator types.OperatorCostFunc
+	sdb      *state.StateDB
+}
+
+func newUntracedFees(config *params.ChainConfig, header *types.Header, sdb *state.StateDB) *untracedFees {
+	f := &untracedFees{config: config, time: header.Time, sdb: sdb}
+	if config.IsOptimismBedrock(header.Number) {
+		f.l1Cost = types.NewL1CostFunc(config, sdb)
+		if config.IsOptimismIsthmus(header.Time) {
+			f.operator = types.NewOperatorCostFunc(config, sdb)
+		}
+	}
+	return f
+}
+
+func (f *untracedFees) credit(tx *types.Transaction, r *types.Receipt, d txDiff) error {
+	if f.l1Cost == nil || tx.IsDepositTx() {
+		return nil
+	}
+	traced := func(a common.Address) bool {
+		post, ok := d.Post[a]
+		return ok && post != nil && post.Balance != nil
+	}
+	if !traced(params.OptimismL1FeeRecipient) {
+		if c := f.l1Cost(tx.RollupCostData(), f.time); c != nil && c.Sign() > 0 {
+			amount, overflow := uint256.FromBig(c)
+			if overflow {
+				return fmt.Errorf("%w: L1 fee %s overflows", errMalformed, c)
+			}
+			f.sdb.AddBalance(params.OptimismL1FeeRecipient, amount, tracing.BalanceIncreaseRewardTransactionFee)
+		}
+	}
+	if f.operator != nil && !traced(params.OptimismOperatorFeeRecipient) {
+		if c := f.operator(r.GasUsed, f.time); c != nil && !c.IsZero() {
+			f.sdb.AddBalance(params.OptimismOperatorFeeRecipient, c, tracing.BalanceIncreaseRewardTransactionFee)
 		}
 	}
 	return nil

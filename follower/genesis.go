@@ -14,9 +14,12 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
 	"github.com/holiman/uint256"
 
 	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/chain"
 )
 
 // genesis is a genesis file read for a bulk load: the header fields and the
@@ -135,11 +138,34 @@ func withPrefix(s string) string {
 	return "0x" + s
 }
 
-// header is block 0's header without its root, as go-ethereum makes it.
+// header is block 0's header without its root, as op-geth makes it. The
+// alloc was streamed out of g.g, so what ToBlock derives from it is derived
+// here: from Isthmus the withdrawalsRoot is the message passer's storage
+// root.
 func (g *genesis) header() *types.Header {
 	h := g.g.ToBlock().Header() // the alloc is empty: cheap
 	h.Root = common.Hash{}
+	if g.config.IsOptimismIsthmus(g.g.Timestamp) {
+		root := g.storageRoot(crypto.Keccak256Hash(chain.MessagePasser[:]))
+		h.WithdrawalsHash = &root
+	}
 	return h
+}
+
+// storageRoot is the storage root of the account with that address hash,
+// the zero hash if the alloc has no such account (as op-geth's hashAlloc
+// leaves it).
+func (g *genesis) storageRoot(addrHash common.Hash) common.Hash {
+	i, found := slices.BinarySearchFunc(g.accounts, addrHash, func(a genesisAccount, h common.Hash) int { return bytes.Compare(a.hash[:], h[:]) })
+	if !found {
+		return common.Hash{}
+	}
+	st := trie.NewStackTrie(nil)
+	for _, s := range g.accounts[i].storage {
+		v, _ := rlp.EncodeToBytes(common.TrimLeftZeroes(s.value[:])) // encoding bytes cannot fail
+		st.Update(s.key[:], v)
+	}
+	return st.Hash()
 }
 
 // source serves the alloc to history.GenesisLoader.

@@ -89,7 +89,14 @@ func Genesis(cfg Config, timeMillis uint64) (*core.Genesis, error) {
 	}
 	alloc := SystemContractAllocs()
 	alloc[L1BlockAddress] = types.Account{Nonce: 1, Code: l1Block, Balance: new(big.Int)}
-	alloc[MessagePasserAddress] = types.Account{Nonce: 1, Code: MessagePasserCode(), Balance: new(big.Int)}
+	// The message passer holds its proxy admin in the EIP-1967 slot, as the
+	// real predeploy does, so its storage root is never the empty root: from
+	// Isthmus that root is the header's withdrawalsRoot, and an Engine API
+	// payload that carries the empty root drops it (op-geth's
+	// BlockToExecutableData), which op-geth then refuses.
+	alloc[MessagePasserAddress] = types.Account{Nonce: 1, Code: MessagePasserCode(), Balance: new(big.Int), Storage: map[common.Hash]common.Hash{
+		eip1967AdminSlot: common.BytesToHash(ProxyAdminAddress[:]),
+	}}
 	alloc[StorageContractAddress] = types.Account{Nonce: 1, Code: StorageContractCode(), Balance: new(big.Int)}
 	token := types.Account{Nonce: 1, Code: TokenCode(), Balance: new(big.Int), Storage: map[common.Hash]common.Hash{}}
 	for _, k := range loadKeys(cfg.Load.Seed, cfg.Load.Accounts) {
@@ -161,6 +168,14 @@ func GenesisUpdate(g *core.Genesis) (*history.BlockUpdate, error) {
 	}
 	return u, nil
 }
+
+// eip1967AdminSlot is the EIP-1967 proxy admin slot,
+// keccak256("eip1967.proxy.admin") - 1.
+var eip1967AdminSlot = common.HexToHash("0xb53127684a568b3173ae13b9f8a6016e243e63b6e8ee1178d6a717850b5d6103")
+
+// ProxyAdminAddress is the OP Stack's ProxyAdmin predeploy, the admin of
+// every predeploy proxy.
+var ProxyAdminAddress = common.HexToAddress("0x4200000000000000000000000000000000000018")
 
 // SystemContractAllocs are the system contracts op-geth's block processing
 // calls, deployed at genesis as an L2 genesis with every fork active does:
