@@ -191,10 +191,13 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 	if cfg.Mode == "sequencer" {
 		cfg.Sequencer.Load.GasPerSecond = 0
 	}
-	n = &node{cfg: cfg, log: log, reg: prometheus.NewRegistry(), status: newStatusWindow(5 * time.Second), committed: make(chan struct{}, 1)}
+	built := &node{cfg: cfg, log: log, reg: prometheus.NewRegistry(), status: newStatusWindow(5 * time.Second), committed: make(chan struct{}, 1)}
+	n = built
 	defer func() {
+		// On an error the result is nil: release what was opened through
+		// the node built so far, and let the error itself reach the user.
 		if err != nil {
-			n.Close()
+			built.Close()
 		}
 	}()
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

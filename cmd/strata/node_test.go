@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -192,4 +193,19 @@ func TestRunStopsCleanlyOnInterrupt(t *testing.T) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	waitFor(sc, "Stopped cleanly")
 	require.NoError(t, cmd.Wait())
+}
+
+// TestStartupErrorIsReturned: an error while the node starts reaches the
+// caller with its cause (it used to panic in the deferred cleanup, hiding
+// the cause).
+func TestStartupErrorIsReturned(t *testing.T) {
+	cfg := testNodeConfig(t.TempDir())
+	cfg.Mode = "follower"
+	cfg.Follower.URL = "http://127.0.0.1:1"
+	cfg.Follower.GenesisFile = filepath.Join(t.TempDir(), "no-such-genesis.json")
+	var n *node
+	var err error
+	require.NotPanics(t, func() { n, err = newNode(cfg, slog.New(slog.DiscardHandler)) })
+	require.Nil(t, n)
+	require.ErrorContains(t, err, "no-such-genesis.json")
 }
