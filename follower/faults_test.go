@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,12 +27,14 @@ import (
 type fault int
 
 const (
-	pass      fault = iota
-	drop            // close the connection without an answer
-	stall           // answer after the follower's request timeout
-	garbage         // a truncated JSON body
-	http500         // an HTTP 500
-	wrongDiff       // a state diff with one storage value changed
+	pass         fault = iota
+	drop               // close the connection without an answer
+	stall              // answer after the follower's request timeout
+	garbage            // a truncated JSON body
+	http500            // an HTTP 500
+	wrongDiff          // a state diff with one storage value changed
+	wrongReceipt       // a receipt whose cumulative gas is off by one
+	unknownType        // every transaction of type 0x2 relabelled 0x55
 )
 
 // faultyProxy forwards JSON-RPC to geth and breaks the requests its
@@ -106,6 +110,18 @@ func (p *faultyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		out = []byte(s)
+	case wrongReceipt:
+		var env struct {
+			JSONRPC string           `json:"jsonrpc"`
+			ID      json.RawMessage  `json:"id"`
+			Result  []map[string]any `json:"result"`
+		}
+		if json.Unmarshal(out, &env) == nil && len(env.Result) > 0 {
+			env.Result[0]["cumulativeGasUsed"] = "0x1"
+			out, _ = json.Marshal(env)
+		}
+	case unknownType:
+		out = []byte(strings.ReplaceAll(string(out), `"type":"0x2"`, `"type":"0x55"`))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
@@ -179,4 +195,55 @@ func TestUpstreamFaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, mismatch.Number-1, good.Number, "the store stays at the last good block")
 	require.NotEqual(t, mismatch.Want, mismatch.Computed)
+}
+
+// TestInconsistentUpstreamHalts: an upstream that keeps answering with a
+// receipts root that is not the header's, or with a transaction type op-geth
+// does not know, halts the follower with an error naming the block (and
+// both roots), and nothing of that block is stored.
+func TestInconsistentUpstreamHalts(t *testing.T) {
+	gethURL, genesisFile, _ := gethWithChain(t)
+	for _, tc := range []struct {
+		name   string
+		method string
+		fault  fault
+		want   []string
+	}{
+		{"receipts root mismatch", "eth_getBlockReceipts", wrongReceipt, []string{"receipts root", "header has"}},
+		{"unknown transaction type", "eth_getBlockByNumber", unknownType, []string{"decode transactions of block", "transaction type not supported"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var faults []fault
+			for range 200 {
+				faults = append(faults, tc.fault)
+			}
+			proxy := &faultyProxy{target: gethURL, seen: map[fault]int{}, schedule: map[string][]fault{tc.method: faults}}
+			srv := httptest.NewServer(proxy)
+			defer srv.Close()
+			s, err := store.OpenMem(store.DefaultConfig())
+			require.NoError(t, err)
+			defer s.Close()
+			cfg := follower.DefaultConfig()
+			cfg.URL, cfg.GenesisFile = srv.URL, genesisFile
+			cfg.RetryInitial, cfg.RetryMax = 5*time.Millisecond, 20*time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			f, err := follower.New(ctx, cfg, s, slog.New(slog.DiscardHandler))
+			if err == nil {
+				defer f.Close()
+				err = f.Run(ctx)
+			}
+			require.Error(t, err, "the follower must halt, not follow an inconsistent upstream")
+			require.NoError(t, ctx.Err(), "it halts by itself instead of retrying forever")
+			for _, w := range tc.want {
+				require.ErrorContains(t, err, w)
+			}
+			m := regexp.MustCompile(`block (\d+)`).FindStringSubmatch(err.Error())
+			require.NotNil(t, m, "the error names the block: %v", err)
+			named, _ := strconv.ParseUint(m[1], 10, 64)
+			head, err := s.Head()
+			require.NoError(t, err)
+			require.Equal(t, named-1, head.Number, "the store stays at the block before the inconsistent one")
+		})
+	}
 }

@@ -410,10 +410,18 @@ func (f *Follower) subscribe(ctx context.Context) <-chan struct{} {
 	return wake
 }
 
+// maxInconsistent is how many answers in a row that decode but contradict
+// themselves (a receipts root that is not the header's, a transaction op-geth
+// cannot decode) the follower retries before it halts: one is a flaky proxy,
+// a run of them is the upstream's chain.
+const maxInconsistent = 5
+
 // retry calls fn until it succeeds or ctx ends, backing off exponentially
-// from RetryInitial to RetryMax and logging the class of each failure.
+// from RetryInitial to RetryMax and logging the class of each failure. An
+// inconsistent answer maxInconsistent times in a row halts (criticalError).
 func retry[T any](ctx context.Context, f *Follower, what string, fn func(context.Context) (T, error)) (T, error) {
 	wait := f.cfg.RetryInitial
+	inconsistent := 0
 	for attempt := 1; ; attempt++ {
 		v, err := fn(ctx)
 		if err == nil {
@@ -421,6 +429,13 @@ func retry[T any](ctx context.Context, f *Follower, what string, fn func(context
 		}
 		if ctx.Err() != nil {
 			return v, ctx.Err()
+		}
+		if inconsistent = inconsistent + 1; !errors.Is(err, errMalformed) {
+			inconsistent = 0
+		}
+		if inconsistent >= maxInconsistent {
+			f.log.Error("The upstream keeps giving an inconsistent answer: following halted", "request", what, "attempts", inconsistent, "err", err)
+			return v, criticalError{fmt.Errorf("follower halted after %d inconsistent answers to %s: %w", inconsistent, what, err)}
 		}
 		f.log.Warn("Upstream request failed; retrying", "request", what, "class", failureClass(err), "attempt", attempt,
 			"backoff", wait.String(), "err", err)

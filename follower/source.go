@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"syscall"
 	"time"
@@ -59,11 +58,13 @@ func (u *upstream) block(ctx context.Context, n uint64) (*types.Block, error) {
 	}
 	var h types.Header
 	if err := json.Unmarshal(raw, &h); err != nil {
-		return nil, fmt.Errorf("decode header of block %d: %w", n, err)
+		return nil, fmt.Errorf("%w: decode header of block %d: %w", errMalformed, n, err)
 	}
 	var body rpcBlock
 	if err := json.Unmarshal(raw, &body); err != nil {
-		return nil, fmt.Errorf("decode body of block %d: %w", n, err)
+		// An unknown transaction type or a deposit missing a field lands
+		// here, named by op-geth's decoder.
+		return nil, fmt.Errorf("%w: decode transactions of block %d: %w", errMalformed, n, err)
 	}
 	if h.Number == nil || h.Number.Uint64() != n {
 		return nil, fmt.Errorf("%w: asked for block %d, got %v", errMalformed, n, h.Number)
@@ -80,9 +81,13 @@ func (u *upstream) block(ctx context.Context, n uint64) (*types.Block, error) {
 
 // receipts fetches a block's receipts and checks them against its header.
 func (u *upstream) receipts(ctx context.Context, b *types.Block) (types.Receipts, error) {
-	var rs types.Receipts
-	if err := u.call(ctx, &rs, "eth_getBlockReceipts", b.Hash()); err != nil {
+	var raw json.RawMessage
+	if err := u.call(ctx, &raw, "eth_getBlockReceipts", b.Hash()); err != nil {
 		return nil, err
+	}
+	var rs types.Receipts
+	if err := json.Unmarshal(raw, &rs); err != nil {
+		return nil, fmt.Errorf("%w: decode receipts of block %d: %w", errMalformed, b.NumberU64(), err)
 	}
 	if len(rs) != len(b.Transactions()) {
 		return nil, fmt.Errorf("%w: block %d has %d transactions, upstream gave %d receipts", errMalformed, b.NumberU64(), len(b.Transactions()), len(rs))
@@ -163,4 +168,3 @@ func failureClass(err error) string {
 	return "other"
 }
 
-var _ = big.NewInt
