@@ -96,3 +96,45 @@ func TestOpGethAcceptsBlocks(t *testing.T) {
 	require.False(t, seq.ChainConfig().IsJovian(first.Time))
 	t.Logf("op-geth accepted %d blocks (%d deposits, %d user transactions), Jovian active from %d", blocks, deposits, userTxs, *seq.ChainConfig().JovianTime)
 }
+
+// TestOpGethRefusesSharedTimestamps measures what the README says: at
+// 200 ms under the seconds policy a block shares its parent's timestamp, and
+// stock op-geth refuses it.
+func TestOpGethRefusesSharedTimestamps(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Load.GasPerSecond = 0
+	s, err := store.OpenMem(store.DefaultConfig())
+	require.NoError(t, err)
+	defer s.Close()
+	seq := newTestSequencer(t, cfg, s)
+	g, err := Genesis(cfg, seq.BlockMillis(0))
+	require.NoError(t, err)
+	node := opgethtest.Start(t, g)
+	ctx := context.Background()
+	cl := enginecl.New(enginecl.Config{URL: node.AuthURL, JWTSecretPath: node.JWTPath})
+	require.NoError(t, cl.Start(ctx))
+	defer cl.Stop()
+	_, err = seq.step(ctx, time.UnixMilli(int64(seq.BlockMillis(1))))
+	require.NoError(t, err)
+	h, err := s.HeaderByNumber(1)
+	require.NoError(t, err)
+	require.Equal(t, g.Timestamp, h.Time, "200 ms after genesis is the same whole second")
+	body, err := s.Body(1)
+	require.NoError(t, err)
+	block := types.NewBlockWithHeader(h).WithBody(types.Body{Transactions: body, Withdrawals: types.Withdrawals{}})
+	env := engine.BlockToExecutableData(block, new(big.Int), nil, [][]byte{})
+	status, err := cl.NewPayload(ctx, env.ExecutionPayload, *h.ParentBeaconRoot, true)
+	if err == nil {
+		require.NotEqual(t, engine.VALID, status.Status, "op-geth must refuse a block with its parent's timestamp")
+		t.Logf("op-geth: %s %v", status.Status, ptrString(status.ValidationError))
+	} else {
+		t.Logf("op-geth: %v", err)
+	}
+}
+
+func ptrString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
