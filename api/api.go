@@ -1,7 +1,8 @@
 // Package api serves Strata's history over JSON-RPC with go-ethereum's rpc
 // server: the eth_ methods proof clients use (answers byte-compatible with
-// geth), op-node's optimism_outputAtBlock and optimism_syncStatus, and raw
-// debug_ encodings. It knows nothing of where blocks come from.
+// geth), op-node's optimism_outputAtBlock, optimism_syncStatus and
+// optimism_rollupConfig, op-geth's debug_chainConfig and raw debug_
+// encodings. It knows nothing of where blocks come from.
 package api
 
 import (
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ethereum-optimism/optimism/op-node/rollup"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
@@ -28,7 +30,13 @@ type TxPool interface {
 // Config wires the API to a store.
 type Config struct {
 	ChainConfig *params.ChainConfig
-	Reader      history.Reader
+	// RollupConfig is the op-node rollup config of an OP Stack chain, served
+	// by optimism_rollupConfig; with it optimism_outputAtBlock and
+	// optimism_syncStatus read each L2 block's L1 origin and sequence number
+	// from its L1-attributes deposit. Nil on a node without one. It must
+	// agree with ChainConfig and the genesis (chain.CheckRollup).
+	RollupConfig *rollup.Config
+	Reader       history.Reader
 	// TxPool is nil on a node that takes no transactions.
 	TxPool TxPool
 	// Finality returns the safe and finalized block numbers; nil means both

@@ -265,7 +265,22 @@ func (api *EthAPI) marshalHeld(n uint64, want *common.Hash, fullTx bool) (map[st
 	if want != nil && block.Hash() != *want {
 		return nil, nil
 	}
-	return marshalBlock(block, fullTx, api.b.cfg.ChainConfig), nil
+	var receipts types.Receipts
+	if fullTx && hasDeposit(block) {
+		// Deposits show the nonce their receipts record; like op-geth,
+		// without them if the receipts cannot be read.
+		receipts, _ = api.b.cfg.Reader.Receipts(n)
+	}
+	return marshalBlock(block, fullTx, api.b.cfg.ChainConfig, receipts), nil
+}
+
+func hasDeposit(block *types.Block) bool {
+	for _, tx := range block.Transactions() {
+		if tx.IsDepositTx() {
+			return true
+		}
+	}
+	return false
 }
 
 // included finds an included transaction's block and index; found is
@@ -294,7 +309,12 @@ func (api *EthAPI) GetTransactionByHash(ctx context.Context, hash common.Hash) (
 	if !found || err != nil {
 		return nil, err
 	}
-	return newRPCTransaction(block, idx, api.b.cfg.ChainConfig), nil
+	var receipt *types.Receipt
+	if tx := block.Transactions()[idx]; tx.IsDepositTx() {
+		receipts, _ := api.b.cfg.Reader.Receipts(block.NumberU64())
+		receipt = depositReceipt(tx, receipts, int(idx))
+	}
+	return newRPCTransaction(block, idx, api.b.cfg.ChainConfig, receipt), nil
 }
 
 // GetTransactionReceipt is eth_getTransactionReceipt: null for a
@@ -312,7 +332,7 @@ func (api *EthAPI) GetTransactionReceipt(ctx context.Context, hash common.Hash) 
 		return nil, fmt.Errorf("receipt index %d beyond block %d", idx, block.NumberU64())
 	}
 	signer := types.MakeSigner(api.b.cfg.ChainConfig, block.Number(), block.Time())
-	return marshalReceipt(receipts[idx], block.Hash(), block.NumberU64(), signer, block.Transactions()[idx], int(idx)), nil
+	return marshalReceipt(receipts[idx], block.Hash(), block.NumberU64(), signer, block.Transactions()[idx], int(idx), api.b.cfg.ChainConfig), nil
 }
 
 // receipts reads a block's receipts with their derived fields.

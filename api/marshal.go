@@ -10,8 +10,10 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 )
 
-// The JSON shapes below are geth v1.17's (internal/ethapi), which cannot be
-// imported; the tests compare them with geth's own answers.
+// The JSON shapes below are op-geth's (internal/ethapi, geth v1.17 with the
+// OP Stack fields), which cannot be imported; the tests compare them with
+// geth's own answers and with what op-geth's code emits for deposits and
+// L1 fees.
 
 func marshalHeader(h *types.Header) map[string]any {
 	out := map[string]any{
@@ -59,13 +61,15 @@ func marshalHeader(h *types.Header) map[string]any {
 	return out
 }
 
-func marshalBlock(b *types.Block, fullTx bool, config *params.ChainConfig) map[string]any {
+// marshalBlock renders a block. With fullTx, receipts are the block's
+// stored receipts, which give deposits their nonce (nil if not held).
+func marshalBlock(b *types.Block, fullTx bool, config *params.ChainConfig, receipts types.Receipts) map[string]any {
 	out := marshalHeader(b.Header())
 	out["size"] = hexutil.Uint64(b.Size())
 	txs := make([]any, len(b.Transactions()))
 	for i, tx := range b.Transactions() {
 		if fullTx {
-			txs[i] = newRPCTransaction(b, uint64(i), config)
+			txs[i] = newRPCTransaction(b, uint64(i), config, depositReceipt(tx, receipts, i))
 		} else {
 			txs[i] = tx.Hash()
 		}
@@ -104,10 +108,29 @@ type rpcTransaction struct {
 	R                   *hexutil.Big                 `json:"r"`
 	S                   *hexutil.Big                 `json:"s"`
 	YParity             *hexutil.Uint64              `json:"yParity,omitempty"`
+
+	// Deposits only (OP Stack).
+	SourceHash            *common.Hash    `json:"sourceHash,omitempty"`
+	Mint                  *hexutil.Big    `json:"mint,omitempty"`
+	IsSystemTx            *bool           `json:"isSystemTx,omitempty"`
+	DepositReceiptVersion *hexutil.Uint64 `json:"depositReceiptVersion,omitempty"`
 }
 
-// newRPCTransaction renders transaction idx of an included block.
-func newRPCTransaction(b *types.Block, idx uint64, config *params.ChainConfig) *rpcTransaction {
+// depositReceipt is the receipt of transaction i when it is a deposit,
+// whose nonce and receipt version only its receipt holds; nil otherwise or
+// if not held.
+func depositReceipt(tx *types.Transaction, receipts types.Receipts, i int) *types.Receipt {
+	if !tx.IsDepositTx() || i >= len(receipts) {
+		return nil
+	}
+	return receipts[i]
+}
+
+// newRPCTransaction renders transaction idx of an included block. receipt
+// is its receipt if it is a deposit (nil if not held): a deposit's nonce is
+// the one its receipt records, and the receipt version is shown from
+// Canyon. A deposit has a zero signature and no yParity or chain ID.
+func newRPCTransaction(b *types.Block, idx uint64, config *params.ChainConfig, receipt *types.Receipt) *rpcTransaction {
 	tx := b.Transactions()[idx]
 	signer := types.MakeSigner(config, b.Number(), b.Time())
 	from, _ := types.Sender(signer, tx)
@@ -135,7 +158,26 @@ func newRPCTransaction(b *types.Block, idx uint64, config *params.ChainConfig) *
 		}
 	}
 	switch tx.Type() {
+	case types.DepositTxType:
+		source := tx.SourceHash()
+		res.SourceHash, res.Mint = &source, (*hexutil.Big)(tx.Mint())
+		if tx.IsSystemTx() {
+			system := true
+			res.IsSystemTx = &system
+		}
+		if receipt != nil && receipt.DepositNonce != nil {
+			res.Nonce = hexutil.Uint64(*receipt.DepositNonce)
+			if receipt.DepositReceiptVersion != nil {
+				version := hexutil.Uint64(*receipt.DepositReceiptVersion)
+				res.DepositReceiptVersion = &version
+			}
+		}
 	case types.LegacyTxType:
+		if v.Sign() == 0 && r.Sign() == 0 && s.Sign() == 0 {
+			// Unsigned: a transaction relayed before Bedrock.
+			res.ChainID = (*hexutil.Big)(new(big.Int).Set(config.ChainID))
+			break
+		}
 		if id := tx.ChainId(); id.Sign() != 0 {
 			res.ChainID = (*hexutil.Big)(id)
 		}
@@ -166,7 +208,11 @@ func effectiveGasPrice(tx *types.Transaction, baseFee *big.Int) *big.Int {
 	return fee
 }
 
-func marshalReceipt(r *types.Receipt, blockHash common.Hash, number uint64, signer types.Signer, tx *types.Transaction, idx int) map[string]any {
+// marshalReceipt renders a receipt with its derived fields. On an OP Stack
+// chain a transaction's receipt also carries its L1 fee and the fee
+// parameters of the block's L1-attributes deposit (null when not derived,
+// as op-geth shows them), and a deposit's its nonce and receipt version.
+func marshalReceipt(r *types.Receipt, blockHash common.Hash, number uint64, signer types.Signer, tx *types.Transaction, idx int, config *params.ChainConfig) map[string]any {
 	from, _ := types.Sender(signer, tx)
 	out := map[string]any{
 		"blockHash":         blockHash,
@@ -182,6 +228,9 @@ func marshalReceipt(r *types.Receipt, blockHash common.Hash, number uint64, sign
 		"logsBloom":         r.Bloom,
 		"type":              hexutil.Uint(tx.Type()),
 		"effectiveGasPrice": (*hexutil.Big)(r.EffectiveGasPrice),
+	}
+	if config.IsOptimism() {
+		marshalOPReceipt(out, r, tx)
 	}
 	if len(r.PostState) > 0 {
 		out["root"] = hexutil.Bytes(r.PostState)
@@ -199,6 +248,47 @@ func marshalReceipt(r *types.Receipt, blockHash common.Hash, number uint64, sign
 		out["contractAddress"] = r.ContractAddress
 	}
 	return out
+}
+
+// marshalOPReceipt adds the OP Stack fields of a receipt: fees for a
+// transaction (l1FeeScalar before Ecotone; the blob base fee and scalars
+// from Ecotone; operator fee parameters from Isthmus when not both zero; the
+// DA footprint scalar from Jovian, which reuses blobGasUsed for the DA
+// footprint), nonce and receipt version for a deposit.
+func marshalOPReceipt(out map[string]any, r *types.Receipt, tx *types.Transaction) {
+	if tx.IsDepositTx() {
+		if r.DepositNonce != nil {
+			out["depositNonce"] = hexutil.Uint64(*r.DepositNonce)
+			if r.DepositReceiptVersion != nil {
+				out["depositReceiptVersion"] = hexutil.Uint64(*r.DepositReceiptVersion)
+			}
+		}
+		return
+	}
+	out["l1GasPrice"] = (*hexutil.Big)(r.L1GasPrice)
+	out["l1GasUsed"] = (*hexutil.Big)(r.L1GasUsed)
+	out["l1Fee"] = (*hexutil.Big)(r.L1Fee)
+	if r.FeeScalar != nil {
+		out["l1FeeScalar"] = r.FeeScalar.String()
+	}
+	if r.L1BlobBaseFee != nil {
+		out["l1BlobBaseFee"] = (*hexutil.Big)(r.L1BlobBaseFee)
+	}
+	optional := map[string]*uint64{
+		"l1BaseFeeScalar":      r.L1BaseFeeScalar,
+		"l1BlobBaseFeeScalar":  r.L1BlobBaseFeeScalar,
+		"operatorFeeScalar":    r.OperatorFeeScalar,
+		"operatorFeeConstant":  r.OperatorFeeConstant,
+		"daFootprintGasScalar": r.DAFootprintGasScalar,
+	}
+	for k, v := range optional {
+		if v != nil {
+			out[k] = hexutil.Uint64(*v)
+		}
+	}
+	if r.DAFootprintGasScalar != nil {
+		out["blobGasUsed"] = hexutil.Uint64(r.BlobGasUsed)
+	}
 }
 
 func blobFee(config *params.ChainConfig, h *types.Header) *big.Int {

@@ -3,7 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 
+	"github.com/ethereum-optimism/optimism/op-node/rollup"
+	"github.com/ethereum-optimism/optimism/op-node/rollup/derive"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -40,9 +43,11 @@ type L2BlockRef struct {
 	SequenceNumber uint64      `json:"sequenceNumber"`
 }
 
-// SyncStatus is op-service's eth.SyncStatus. This devnet has no L1: the L1
-// references are zero, and every L2 block's origin is L1 block 0, so its
-// sequence number is its number.
+// SyncStatus is op-service's eth.SyncStatus. Strata follows no L1: the L1
+// references are zero. The L2 references carry each block's L1 origin and
+// sequence number when the node has a rollup config (see l2Ref); without
+// one every L2 block's origin is L1 block 0, so its sequence number is its
+// number.
 type SyncStatus struct {
 	CurrentL1          L1BlockRef `json:"current_l1"`
 	CurrentL1Finalized L1BlockRef `json:"current_l1_finalized"`
@@ -67,8 +72,49 @@ type OutputResponse struct {
 	Status                *SyncStatus `json:"syncStatus"`
 }
 
-func blockRef(h *types.Header) L2BlockRef {
-	return L2BlockRef{Hash: h.Hash(), Number: h.Number.Uint64(), ParentHash: h.ParentHash, Time: h.Time, SequenceNumber: h.Number.Uint64()}
+var errNoRollupConfig = errors.New("this node has no rollup config")
+
+// RollupConfig is optimism_rollupConfig: the op-node rollup config, the
+// struct op-node's node API returns (its own JSON).
+func (api *OptimismAPI) RollupConfig(ctx context.Context) (*rollup.Config, error) {
+	if api.b.cfg.RollupConfig == nil {
+		return nil, errNoRollupConfig
+	}
+	return api.b.cfg.RollupConfig, nil
+}
+
+// l2Ref is op-node's L2BlockRef of the block with header h. With a rollup
+// config it is op-node's derive.L2BlockToBlockRef: the rollup's genesis
+// block has the genesis L1 block as its origin and sequence number 0, and a
+// block whose first transaction is a deposit has the L1 origin and sequence
+// number of that L1-attributes deposit (in the calldata format of the
+// block's fork). Any other block (no rollup config, an Ethereum-shaped
+// block, a body not held) has origin zero and its number as its sequence
+// number.
+func (b *backend) l2Ref(h *types.Header) (L2BlockRef, error) {
+	n := h.Number.Uint64()
+	ref := L2BlockRef{Hash: h.Hash(), Number: n, ParentHash: h.ParentHash, Time: h.Time, SequenceNumber: n}
+	rc := b.cfg.RollupConfig
+	if rc == nil {
+		return ref, nil
+	}
+	var txs types.Transactions
+	if n != rc.Genesis.L2.Number {
+		var err error
+		if txs, err = b.cfg.Reader.Body(n); err != nil && !errors.Is(err, history.ErrNotFound) {
+			return L2BlockRef{}, err
+		}
+		if len(txs) == 0 || !txs[0].IsDepositTx() {
+			return ref, nil
+		}
+	}
+	op, err := derive.L2BlockToBlockRef(rc, types.NewBlockWithHeader(h).WithBody(types.Body{Transactions: txs}))
+	if err != nil {
+		return L2BlockRef{}, fmt.Errorf("block %d: %w", n, err)
+	}
+	ref.L1Origin = BlockID{Hash: op.L1Origin.Hash, Number: op.L1Origin.Number}
+	ref.SequenceNumber = op.SequenceNumber
+	return ref, nil
 }
 
 // OutputAtBlock is optimism_outputAtBlock: the v0 output root of a block
@@ -93,6 +139,10 @@ func (api *OptimismAPI) OutputAtBlock(ctx context.Context, number hexutil.Uint64
 	if err != nil {
 		return nil, err
 	}
+	ref, err := api.b.l2Ref(out.Header)
+	if err != nil {
+		return nil, err
+	}
 	status, err := api.SyncStatus(ctx)
 	if err != nil {
 		return nil, err
@@ -100,7 +150,7 @@ func (api *OptimismAPI) OutputAtBlock(ctx context.Context, number hexutil.Uint64
 	return &OutputResponse{
 		Version:               out.Version,
 		OutputRoot:            out.OutputRoot,
-		BlockRef:              blockRef(out.Header),
+		BlockRef:              ref,
 		WithdrawalStorageRoot: out.WithdrawalStorageRoot,
 		StateRoot:             out.StateRoot,
 		Status:                status,
@@ -125,7 +175,7 @@ func (api *OptimismAPI) SyncStatus(ctx context.Context) (*SyncStatus, error) {
 		if err != nil {
 			return L2BlockRef{}, err
 		}
-		return blockRef(h), nil
+		return api.b.l2Ref(h)
 	}
 	var s SyncStatus
 	if s.UnsafeL2, err = ref(head.Number); err != nil {
