@@ -35,6 +35,7 @@ const (
 	wrongDiff          // a state diff with one storage value changed
 	wrongReceipt       // a receipt whose cumulative gas is off by one
 	unknownType        // every transaction of type 0x2 relabelled 0x55
+	badDeposit         // deposits lose their sourceHash
 )
 
 // faultyProxy forwards JSON-RPC to geth and breaks the requests its
@@ -122,6 +123,8 @@ func (p *faultyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case unknownType:
 		out = []byte(strings.ReplaceAll(string(out), `"type":"0x2"`, `"type":"0x55"`))
+	case badDeposit:
+		out = regexp.MustCompile(`"sourceHash":"0x[0-9a-f]*",?`).ReplaceAll(out, nil)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
@@ -198,33 +201,36 @@ func TestUpstreamFaults(t *testing.T) {
 }
 
 // TestInconsistentUpstreamHalts: an upstream that keeps answering with a
-// receipts root that is not the header's, or with a transaction type op-geth
-// does not know, halts the follower with an error naming the block (and
+// receipts root that is not the header's, a transaction type op-geth does
+// not know, or a deposit missing a field, halts the follower with an error naming the block (and
 // both roots), and nothing of that block is stored.
 func TestInconsistentUpstreamHalts(t *testing.T) {
 	gethURL, genesisFile, _ := gethWithChain(t)
+	opgeth := newOpGethChain(t, 3) // an OP chain: every block opens with a deposit
 	for _, tc := range []struct {
-		name   string
-		method string
-		fault  fault
-		want   []string
+		name     string
+		url, gen string
+		method   string
+		fault    fault
+		want     []string
 	}{
-		{"receipts root mismatch", "eth_getBlockReceipts", wrongReceipt, []string{"receipts root", "header has"}},
-		{"unknown transaction type", "eth_getBlockByNumber", unknownType, []string{"decode transactions of block", "transaction type not supported"}},
+		{"receipts root mismatch", gethURL, genesisFile, "eth_getBlockReceipts", wrongReceipt, []string{"receipts root", "header has"}},
+		{"unknown transaction type", gethURL, genesisFile, "eth_getBlockByNumber", unknownType, []string{"decode transactions of block", "transaction type not supported"}},
+		{"deposit without its source hash", opgeth.node.HTTPURL, opgeth.genesisFile, "eth_getBlockByNumber", badDeposit, []string{"decode transactions of block", "sourceHash"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var faults []fault
 			for range 200 {
 				faults = append(faults, tc.fault)
 			}
-			proxy := &faultyProxy{target: gethURL, seen: map[fault]int{}, schedule: map[string][]fault{tc.method: faults}}
+			proxy := &faultyProxy{target: tc.url, seen: map[fault]int{}, schedule: map[string][]fault{tc.method: faults}}
 			srv := httptest.NewServer(proxy)
 			defer srv.Close()
 			s, err := store.OpenMem(store.DefaultConfig())
 			require.NoError(t, err)
 			defer s.Close()
 			cfg := follower.DefaultConfig()
-			cfg.URL, cfg.GenesisFile = srv.URL, genesisFile
+			cfg.URL, cfg.GenesisFile = srv.URL, tc.gen
 			cfg.RetryInitial, cfg.RetryMax = 5*time.Millisecond, 20*time.Millisecond
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
