@@ -335,6 +335,56 @@ func (api *EthAPI) GetTransactionReceipt(ctx context.Context, hash common.Hash) 
 	return marshalReceipt(receipts[idx], block.Hash(), block.NumberU64(), signer, block.Transactions()[idx], int(idx), api.b.cfg.ChainConfig), nil
 }
 
+// GetBlockReceipts is eth_getBlockReceipts: every receipt of a held block,
+// shaped as eth_getTransactionReceipt's (with the OP fields); null for a
+// block not held.
+func (api *EthAPI) GetBlockReceipts(ctx context.Context, blockNrOrHash rpc.BlockNumberOrHash) ([]map[string]any, error) {
+	var n uint64
+	if hash, ok := blockNrOrHash.Hash(); ok {
+		num, err := api.b.cfg.Reader.NumberByHash(hash)
+		if errors.Is(err, history.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		n = num
+	} else if bn, ok := blockNrOrHash.Number(); ok {
+		num, err := api.b.number(bn)
+		if errors.Is(err, errHeaderNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		n = num
+	}
+	block, err := api.block(n)
+	if errors.Is(err, history.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if hash, ok := blockNrOrHash.Hash(); ok && block.Hash() != hash {
+		return nil, nil
+	}
+	receipts, err := api.receipts(block)
+	if err != nil {
+		return nil, err
+	}
+	txs := block.Transactions()
+	if len(txs) != len(receipts) {
+		return nil, fmt.Errorf("receipts length mismatch: %d vs %d", len(txs), len(receipts))
+	}
+	signer := types.MakeSigner(api.b.cfg.ChainConfig, block.Number(), block.Time())
+	out := make([]map[string]any, len(receipts))
+	for i, r := range receipts {
+		out[i] = marshalReceipt(r, block.Hash(), block.NumberU64(), signer, txs[i], i, api.b.cfg.ChainConfig)
+	}
+	return out, nil
+}
+
 // receipts reads a block's receipts with their derived fields.
 func (api *EthAPI) receipts(block *types.Block) (types.Receipts, error) {
 	receipts, err := api.b.cfg.Reader.Receipts(block.NumberU64())

@@ -11,15 +11,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum-optimism/optimism/op-node/rollup"
+	"github.com/ethereum-optimism/optimism/op-service/client"
+	"github.com/ethereum-optimism/optimism/op-service/eth"
+	"github.com/ethereum-optimism/optimism/op-service/sources"
 	"github.com/ethereum/go-ethereum/beacon/engine"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
+	oplog "github.com/ethereum/go-ethereum/log"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-chain/strata/api"
 	"github.com/strata-chain/strata/follower"
+	"github.com/strata-chain/strata/history/chain"
 	"github.com/strata-chain/strata/history/store"
 	"github.com/strata-chain/strata/sequencer"
 	enginecl "github.com/strata-chain/strata/sequencer/engine"
@@ -34,6 +40,7 @@ type opGethChain struct {
 	node        *opgethtest.Node
 	genesisFile string
 	head        uint64
+	rollup      *rollup.Config // op-node's config of the chain, from the sequencer
 }
 
 func newOpGethChain(t *testing.T, blocks uint64) *opGethChain {
@@ -55,7 +62,7 @@ func newOpGethChain(t *testing.T, blocks uint64) *opGethChain {
 	require.NoError(t, err)
 	raw, err := json.Marshal(g)
 	require.NoError(t, err)
-	c := &opGethChain{genesisFile: filepath.Join(t.TempDir(), "genesis.json"), head: blocks}
+	c := &opGethChain{genesisFile: filepath.Join(t.TempDir(), "genesis.json"), head: blocks, rollup: seq.RollupConfig()}
 	require.NoError(t, os.WriteFile(c.genesisFile, raw, 0o644))
 	c.node = opgethtest.Start(t, g)
 	cl := enginecl.New(enginecl.Config{URL: c.node.AuthURL, JWTSecretPath: c.node.JWTPath})
@@ -175,12 +182,56 @@ func TestDifferentialAgainstOpGeth(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, c.head, head.Number, "the follower reached op-geth's head")
 
-	srv, err := api.NewRPCServer(api.Config{ChainConfig: f.ChainConfig(), Reader: s})
+	require.NoError(t, chain.CheckRollup(c.rollup, f.ChainConfig(), mustHeader(t, s, 0)), "the sequencer's rollup config agrees with the followed genesis")
+	srv, err := api.NewRPCServer(api.Config{ChainConfig: f.ChainConfig(), RollupConfig: c.rollup, Reader: s})
 	require.NoError(t, err)
 	defer srv.Stop()
 	strata := rpc.DialInProc(srv)
 	defer strata.Close()
 	geth := c.node.RPC
+
+	// op-service's own L2 client, as op-proposer and op-challenger use it,
+	// reads Strata and op-geth alike: block refs (L1 origin and sequence
+	// number from the L1-attributes deposit), blocks with transactions,
+	// receipts, and the v0 output root it computes from eth_getProof,
+	// which must equal Strata's optimism_outputAtBlock.
+	l2 := func(r *rpc.Client) *sources.L2Client {
+		cl, err := sources.NewL2Client(client.NewBaseRPCClient(r), oplog.NewLogger(oplog.DiscardHandler()), nil, sources.L2ClientDefaultConfig(c.rollup, true))
+		require.NoError(t, err)
+		return cl
+	}
+	fromStrata, fromGeth := l2(strata), l2(geth)
+	for n := uint64(1); n <= c.head; n++ {
+		refS, err := fromStrata.L2BlockRefByNumber(ctx, n)
+		require.NoError(t, err)
+		refG, err := fromGeth.L2BlockRefByNumber(ctx, n)
+		require.NoError(t, err)
+		require.Equal(t, refG, refS, "L2BlockRef of block %d", n)
+		infoS, txsS, err := fromStrata.InfoAndTxsByNumber(ctx, n)
+		require.NoError(t, err)
+		infoG, txsG, err := fromGeth.InfoAndTxsByNumber(ctx, n)
+		require.NoError(t, err)
+		require.Equal(t, infoG.Hash(), infoS.Hash())
+		require.Equal(t, len(txsG), len(txsS))
+		for i := range txsG {
+			require.Equal(t, txsG[i].Hash(), txsS[i].Hash())
+		}
+		_, recS, err := fromStrata.FetchReceipts(ctx, refS.Hash)
+		require.NoError(t, err)
+		_, recG, err := fromGeth.FetchReceipts(ctx, refG.Hash)
+		require.NoError(t, err)
+		require.Equal(t, len(recG), len(recS))
+		outS, err := fromStrata.OutputV0AtBlock(ctx, refS.Hash)
+		require.NoError(t, err)
+		outG, err := fromGeth.OutputV0AtBlock(ctx, refG.Hash)
+		require.NoError(t, err)
+		require.Equal(t, eth.OutputRoot(outG), eth.OutputRoot(outS), "output root of block %d", n)
+		var served struct {
+			OutputRoot common.Hash `json:"outputRoot"`
+		}
+		require.NoError(t, strata.Call(&served, "optimism_outputAtBlock", hexutil.Uint64(n)))
+		require.Equal(t, common.Hash(eth.OutputRoot(outS)), served.OutputRoot, "op-service's output root of block %d is Strata's", n)
+	}
 
 	compared, diffs := 0, 0
 	same := func(method string, args ...any) {
@@ -234,6 +285,7 @@ func TestDifferentialAgainstOpGeth(t *testing.T) {
 		num := hexutil.Uint64(n)
 		same("eth_getBlockByNumber", num, false)
 		same("eth_getBlockByNumber", num, true)
+		same("eth_getBlockReceipts", num)
 		for _, a := range addrs {
 			slots := []string{}
 			for k := range all[a] {
@@ -252,4 +304,11 @@ func TestDifferentialAgainstOpGeth(t *testing.T) {
 	require.Zero(t, diffs, "%d of %d answers differ from op-geth", diffs, compared)
 	require.Greater(t, deposits, int(c.head), "the chain carried L1-attributes and user deposits")
 	t.Logf("differential: %d blocks, %d transactions (%d deposits), %d accounts; %d answers compared, %d differences", c.head, len(txs), deposits, len(addrs), compared, diffs)
+}
+
+func mustHeader(t *testing.T, s *store.Store, n uint64) *types.Header {
+	t.Helper()
+	h, err := s.HeaderByNumber(n)
+	require.NoError(t, err)
+	return h
 }
