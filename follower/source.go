@@ -167,4 +167,3 @@ func failureClass(err error) string {
 	}
 	return "other"
 }
-
