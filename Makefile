@@ -8,10 +8,9 @@ DATADIR   ?= ./data
 TEST_TIMEOUT ?= 14m
 BENCH_DURATION ?= 60s
 
-GETH      := $(BIN)/geth
 OPGETH    := $(BIN)/op-geth
 
-.PHONY: all build run test test-short bench bench-full lint fmt clean geth op-geth proto
+.PHONY: all build run test test-short bench bench-full lint fmt clean op-geth proto
 
 all: build
 
@@ -22,14 +21,9 @@ build:
 run: build
 	$(BIN)/strata run --config $(CONFIG) --datadir $(DATADIR)
 
-## geth: the geth binary integration tests run, built from the go-ethereum
-## version pinned in tools/geth/go.mod (kept equal to go.mod's by a test)
-geth: $(GETH)
-$(GETH): tools/geth/go.mod tools/geth/go.sum
-	cd tools/geth && $(GO) build -o ../../$(GETH) github.com/ethereum/go-ethereum/cmd/geth
-
-## op-geth: the op-geth binary the sequencer/engine tests run (opgethtest), built from the
-## op-geth version pinned in tools/opgeth/go.mod (the one go.mod replaces go-ethereum with)
+## op-geth: the op-geth binary the integration tests run (opgethtest, and op-geth --dev for
+## Ethereum-shaped chains), built from the op-geth release pinned in tools/opgeth/go.mod (the one
+## go.mod replaces go-ethereum with; a test keeps them equal)
 op-geth: $(OPGETH)
 $(OPGETH): tools/opgeth/go.mod tools/opgeth/go.sum
 	cd tools/opgeth && $(GO) build -o ../../$(OPGETH) github.com/ethereum/go-ethereum/cmd/geth
@@ -43,9 +37,9 @@ proto:
 	GOBIN=$(abspath $(BIN)) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@v2.33.0
 	cd api/proto && PATH=$(abspath $(BIN)):$$PATH buf generate
 
-## test: every test (unit, randomized model, crash, geth and op-geth compatibility)
-test: $(GETH) $(OPGETH)
-	STRATA_GETH=$(abspath $(GETH)) STRATA_OPGETH=$(abspath $(OPGETH)) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
+## test: every test (unit, randomized model, crash, op-geth compatibility and differential)
+test: $(OPGETH)
+	STRATA_OPGETH=$(abspath $(OPGETH)) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
 
 test-short:
 	$(GO) test -short -count=1 ./...

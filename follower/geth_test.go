@@ -65,8 +65,7 @@ func goEthereumReplacement(t *testing.T, path string) string {
 }
 
 // TestOpGethBinaryMatchesLibrary: the op-geth that integration tests run is
-// built from the op-geth release Strata itself is built on. (tools/geth is
-// upstream go-ethereum, for Ethereum-shaped chains, and is not pinned to it.)
+// built from the op-geth release Strata itself is built on.
 func TestOpGethBinaryMatchesLibrary(t *testing.T) {
 	require.Equal(t, goEthereumReplacement(t, "../go.mod"), goEthereumReplacement(t, "../tools/opgeth/go.mod"),
 		"tools/opgeth must build the op-geth release that go.mod replaces go-ethereum with")
