@@ -50,27 +50,6 @@ func gethBinary(t *testing.T) string {
 	return p
 }
 
-// goEthereumReplacement reads what a go.mod replaces go-ethereum with.
-func goEthereumReplacement(t *testing.T, path string) string {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	require.NoError(t, err)
-	for _, line := range strings.Split(string(raw), "\n") {
-		if before, after, ok := strings.Cut(line, "=>"); ok && strings.Contains(before, "github.com/ethereum/go-ethereum") {
-			return strings.TrimSpace(after)
-		}
-	}
-	t.Fatalf("%s does not replace go-ethereum", path)
-	return ""
-}
-
-// TestOpGethBinaryMatchesLibrary: the op-geth that integration tests run is
-// built from the op-geth release Strata itself is built on.
-func TestOpGethBinaryMatchesLibrary(t *testing.T) {
-	require.Equal(t, goEthereumReplacement(t, "../go.mod"), goEthereumReplacement(t, "../tools/opgeth/go.mod"),
-		"tools/opgeth must build the op-geth release that go.mod replaces go-ethereum with")
-}
-
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
