@@ -1,0 +1,152 @@
+package proofs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/stateless"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/trie"
+
+	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/chain"
+	"github.com/strata-chain/strata/history/statedb"
+)
+
+// ErrWitnessMismatch means re-executing a held block did not reproduce its
+// header (state root, receipts root, gas used, bloom or withdrawals root):
+// the store or the execution disagrees with the chain, and no witness is
+// served.
+var ErrWitnessMismatch = errors.New("re-execution does not reproduce the block")
+
+// Witness re-executes block on its parent's state st with op-geth's EVM and
+// returns the execution witness op-geth's debug_executionWitness collects
+// (core/stateless.Witness): every trie node the execution and the state
+// root's hashing read, every code it ran or sized, and the ancestors'
+// headers from the parent down to the oldest one BLOCKHASH reached.
+//
+// It follows op-geth's BlockChain.ProcessBlock with MakeWitness: a StateDB
+// on the parent root with the witness handed to its trie prefetcher, the
+// block's system calls and transactions as op-geth's StateProcessor applies
+// them, then the block validator's checks; the witness is returned only if
+// the execution reproduced the header's state root, receipts root, gas used,
+// bloom and (from Isthmus) withdrawals root. ctx cancels the execution,
+// between and inside transactions.
+func Witness(ctx context.Context, config *params.ChainConfig, headers chain.HeaderReader, st history.State, parent *types.Header, block *types.Block) (*stateless.Witness, error) {
+	header := block.Header()
+	number := header.Number.Uint64()
+	if number == 0 || header.ParentHash != parent.Hash() {
+		return nil, fmt.Errorf("block %d: %s is not its parent", number, parent.Hash())
+	}
+	if st.Root() != parent.Root {
+		return nil, fmt.Errorf("block %d: state %s is not the parent's root %s", number, st.Root(), parent.Root)
+	}
+	cc := chain.NewContext(config, headers)
+	w, err := stateless.NewWitness(header, cc, false)
+	if err != nil {
+		return nil, fmt.Errorf("block %d: %w", number, err)
+	}
+	sdb, err := state.New(parent.Root, statedb.New(st))
+	if err != nil {
+		return nil, fmt.Errorf("block %d: open parent state: %w", number, err)
+	}
+	sdb.StartPrefetcher("witness", w)
+	defer sdb.StopPrefetcher()
+
+	var (
+		signer  = types.MakeSigner(config, header.Number, header.Time)
+		blkCtx  = core.NewEVMBlockContext(header, cc, &header.Coinbase, config, sdb)
+		evm     = vm.NewEVM(blkCtx, sdb, config, vm.Config{})
+		gp      = core.NewGasPool(header.GasLimit)
+		hash    = block.Hash()
+		allLogs []*types.Log
+		rs      = make(types.Receipts, 0, len(block.Transactions()))
+	)
+	stop := context.AfterFunc(ctx, evm.Cancel)
+	defer stop()
+	chain.PreExecution(config, header, sdb, evm)
+	for i, tx := range block.Transactions() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		msg, err := core.TransactionToMessage(tx, signer, header.BaseFee)
+		if err != nil {
+			return nil, fmt.Errorf("block %d: transaction %d (%s): %w", number, i, tx.Hash(), err)
+		}
+		sdb.SetTxContext(tx.Hash(), i)
+		r, err := core.ApplyTransactionWithEVM(msg, gp, sdb, header.Number, hash, header.Time, tx, evm)
+		if err != nil {
+			return nil, fmt.Errorf("block %d: transaction %d (%s): %w", number, i, tx.Hash(), err)
+		}
+		rs = append(rs, r)
+		allLogs = append(allLogs, r.Logs...)
+	}
+	requests, err := chain.PostExecution(config, header, allLogs, block.Withdrawals(), evm)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // cancelled inside the last transaction: its result is not the block's
+	}
+	// The block validator's checks, in its order; the state root's hashing
+	// is what pulls the written tries' nodes into the witness.
+	if gp.Used() != header.GasUsed {
+		return nil, fmt.Errorf("%w %d: gas used %d, header has %d", ErrWitnessMismatch, number, gp.Used(), header.GasUsed)
+	}
+	if bloom := types.MergeBloom(rs); bloom != header.Bloom {
+		return nil, fmt.Errorf("%w %d: bloom differs from the header's", ErrWitnessMismatch, number)
+	}
+	if got := types.DeriveSha(rs, trie.NewStackTrie(nil)); got != header.ReceiptHash {
+		return nil, fmt.Errorf("%w %d: receipts root %s, header has %s", ErrWitnessMismatch, number, got, header.ReceiptHash)
+	}
+	if header.RequestsHash != nil && types.CalcRequestsHash(requests) != *header.RequestsHash {
+		return nil, fmt.Errorf("%w %d: requests hash differs from the header's", ErrWitnessMismatch, number)
+	}
+	if root := sdb.IntermediateRoot(config.IsEIP158(header.Number)); root != header.Root {
+		return nil, &history.RootMismatchError{Number: number, Hash: hash, Want: header.Root, Computed: root}
+	}
+	if err := sdb.Error(); err != nil {
+		return nil, fmt.Errorf("block %d: state: %w", number, err)
+	}
+	if config.IsOptimismIsthmus(header.Time) {
+		want := header.WithdrawalsHash
+		if got := sdb.GetStorageRoot(params.OptimismL2ToL1MessagePasser); want == nil || *want != got {
+			return nil, fmt.Errorf("%w %d: withdrawals root %s, header has %v", ErrWitnessMismatch, number, got, want)
+		}
+	}
+	return sdb.Witness(), nil
+}
+
+// WitnessNodeRefs lists, for each trie node of a witness reachable from the
+// parent state root, the nodes it references with their owner and path
+// (Node.Refs), so that a reader of the witness who asks for a node it left
+// out can be answered by location. visit is called once per reachable node
+// of the witness, root first.
+func WitnessNodeRefs(root common.Hash, nodes map[common.Hash][]byte, visit func(at NodeRef, n *Node)) {
+	seen := make(map[common.Hash]bool, len(nodes))
+	queue := []NodeRef{{Hash: root}}
+	for len(queue) > 0 {
+		ref := queue[0]
+		queue = queue[1:]
+		if seen[ref.Hash] {
+			continue
+		}
+		blob, ok := nodes[ref.Hash]
+		if !ok {
+			continue
+		}
+		seen[ref.Hash] = true
+		n, err := DecodeNode(ref.Owner, ref.Path, blob)
+		if err != nil {
+			continue
+		}
+		visit(ref, n)
+		queue = append(queue, n.Refs...)
+	}
+}
