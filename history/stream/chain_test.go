@@ -18,7 +18,7 @@ import (
 // testChain makes a few blocks of updates whose roots go-ethereum computes:
 // accounts with code and storage, slot writes and clears, an emptied
 // (deleted) account.
-func testChain(t *testing.T) []*history.BlockUpdate {
+func testChain(t testing.TB) []*history.BlockUpdate {
 	t.Helper()
 	db := state.NewDatabaseForTesting()
 	root := types.EmptyRootHash
