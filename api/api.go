@@ -56,6 +56,25 @@ type Config struct {
 	Tiers func() []Tier
 	// ProofLatency, if set, observes the seconds each eth_getProof took.
 	ProofLatency prometheus.Observer
+	// HeavyConcurrency bounds the block re-executions running at once
+	// (debug_executionWitness, debug_executePayload; op-reth: 3). A call
+	// beyond it is refused at once with the busy error (code -32005).
+	HeavyConcurrency int
+	// DbGetConcurrency bounds the debug_dbGet calls running at once (default
+	// 64), with the same busy error.
+	DbGetConcurrency int
+	// HeavyTimeout bounds each limited call (default 30 s); one that runs
+	// past it gets code -32002.
+	HeavyTimeout time.Duration
+	// NodeIndexSize bounds the node references debug_dbGet remembers to
+	// find nodes by hash (default 262,144, about 55 MB).
+	NodeIndexSize int
+	// RootIndexBlocks is how many of the newest blocks' state roots
+	// debug_dbGet finds without the block's header having been read through
+	// the API first (default 18,000: an hour of 200 ms blocks).
+	RootIndexBlocks int
+	// DebugMetrics, if set, counts the limited calls (NewDebugMetrics).
+	DebugMetrics *DebugMetrics
 	Log          *slog.Logger
 }
 
@@ -82,7 +101,30 @@ func NewRPCServer(cfg Config) (*rpc.Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	b := &backend{cfg: cfg, permits: make(chan struct{}, cfg.ProofConcurrency)}
+	if cfg.HeavyConcurrency <= 0 {
+		cfg.HeavyConcurrency = defaultHeavyConcurrency
+	}
+	if cfg.DbGetConcurrency <= 0 {
+		cfg.DbGetConcurrency = defaultDbGetConcurrency
+	}
+	if cfg.HeavyTimeout <= 0 {
+		cfg.HeavyTimeout = defaultHeavyTimeout
+	}
+	if cfg.NodeIndexSize <= 0 {
+		cfg.NodeIndexSize = defaultNodeIndexSize
+	}
+	if cfg.RootIndexBlocks <= 0 {
+		cfg.RootIndexBlocks = defaultRootIndexBlocks
+	}
+	nodes := newNodeIndex(cfg.NodeIndexSize, cfg.RootIndexBlocks)
+	cfg.Reader = notingReader{Reader: cfg.Reader, idx: nodes}
+	b := &backend{
+		cfg:     cfg,
+		permits: make(chan struct{}, cfg.ProofConcurrency),
+		heavy:   newLimiter(cfg.HeavyConcurrency, cfg.HeavyTimeout, cfg.DebugMetrics),
+		dbget:   newLimiter(cfg.DbGetConcurrency, cfg.HeavyTimeout, cfg.DebugMetrics),
+		nodes:   nodes,
+	}
 	srv := rpc.NewServer()
 	srv.SetBatchLimits(batchItemLimit, batchResponseSize)
 	for ns, svc := range map[string]any{
@@ -118,6 +160,9 @@ var (
 type backend struct {
 	cfg     Config
 	permits chan struct{}
+	heavy   *limiter   // block re-executions
+	dbget   *limiter   // debug_dbGet
+	nodes   *nodeIndex // trie nodes by hash, for debug_dbGet
 }
 
 // acquire takes a proof permit, waiting while all are in use.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -70,4 +71,15 @@ func (api *DebugAPI) GetRawReceipts(ctx context.Context, bnh rpc.BlockNumberOrHa
 		}
 	}
 	return out, nil
+}
+
+// GetRawTransaction is debug_getRawTransaction: the binary encoding of an
+// included transaction; empty ("0x") for one the store does not hold, as
+// geth answers for a hash it knows neither in its chain nor in its pool.
+func (api *DebugAPI) GetRawTransaction(ctx context.Context, hash common.Hash) (hexutil.Bytes, error) {
+	block, idx, found, err := (&EthAPI{b: api.b}).included(hash)
+	if !found || err != nil {
+		return nil, err
+	}
+	return block.Transactions()[idx].MarshalBinary()
 }
