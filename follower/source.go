@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"syscall"
 	"time"
 
@@ -66,6 +67,14 @@ func (u *upstream) block(ctx context.Context, n uint64) (*types.Block, error) {
 		// here, named by op-geth's decoder.
 		return nil, fmt.Errorf("%w: decode transactions of block %d: %w", errMalformed, n, err)
 	}
+	// JSON null decodes to a nil element, which hashing and execution
+	// would dereference.
+	if i := slices.Index(body.Transactions, nil); i >= 0 {
+		return nil, fmt.Errorf("%w: block %d transaction %d is null", errMalformed, n, i)
+	}
+	if i := slices.Index(body.Withdrawals, nil); i >= 0 {
+		return nil, fmt.Errorf("%w: block %d withdrawal %d is null", errMalformed, n, i)
+	}
 	if h.Number == nil || h.Number.Uint64() != n {
 		return nil, fmt.Errorf("%w: asked for block %d, got %v", errMalformed, n, h.Number)
 	}
@@ -88,6 +97,14 @@ func (u *upstream) receipts(ctx context.Context, b *types.Block) (types.Receipts
 	var rs types.Receipts
 	if err := json.Unmarshal(raw, &rs); err != nil {
 		return nil, fmt.Errorf("%w: decode receipts of block %d: %w", errMalformed, b.NumberU64(), err)
+	}
+	for i, r := range rs {
+		if r == nil {
+			return nil, fmt.Errorf("%w: block %d receipt %d is null", errMalformed, b.NumberU64(), i)
+		}
+		if j := slices.Index(r.Logs, nil); j >= 0 {
+			return nil, fmt.Errorf("%w: block %d receipt %d log %d is null", errMalformed, b.NumberU64(), i, j)
+		}
 	}
 	if len(rs) != len(b.Transactions()) {
 		return nil, fmt.Errorf("%w: block %d has %d transactions, upstream gave %d receipts", errMalformed, b.NumberU64(), len(b.Transactions()), len(rs))
@@ -133,6 +150,13 @@ func (u *upstream) diffs(ctx context.Context, b *types.Block) ([]txDiff, error) 
 		}
 		if r.Result == nil {
 			return nil, fmt.Errorf("%w: no trace of transaction %d of block %d", errMalformed, i, b.NumberU64())
+		}
+		for side, accounts := range map[string]map[common.Address]*traceAccount{"pre": r.Result.Pre, "post": r.Result.Post} {
+			for addr, a := range accounts {
+				if a == nil {
+					return nil, fmt.Errorf("%w: null %s state of %s in the trace of transaction %d of block %d", errMalformed, side, addr, i, b.NumberU64())
+				}
+			}
 		}
 		out[i] = *r.Result
 	}
