@@ -579,6 +579,9 @@ func (d *EngineDriver) sendLoad(ctx context.Context, n uint64, parent *types.Hea
 	d.loadNext = n + 1
 	if d.resync {
 		if err := d.resyncLoad(ctx); err != nil {
+			if ctx.Err() != nil {
+				return 0
+			}
 			d.log.Warn("Reading the load accounts' nonces from op-geth failed; no load this block", "err", err)
 			return 0
 		}
@@ -606,7 +609,9 @@ func (d *EngineDriver) sendLoad(ctx context.Context, n uint64, parent *types.Hea
 		err := d.rpc.BatchCallContext(cctx, batch)
 		cancel()
 		if err != nil {
-			d.log.Warn("Sending the load to op-geth failed", "block", n, "err", err)
+			if ctx.Err() == nil {
+				d.log.Warn("Sending the load to op-geth failed", "block", n, "err", err)
+			}
 			d.resync = true
 			return sent
 		}
