@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/strata-chain/strata/sequencer"
 )
 
 // option is one configuration key. The key is also the flag name
@@ -40,6 +42,10 @@ var options = []option{
 	{"sequencer.dev_accounts", 10, "prefunded dev accounts in the genesis"},
 	{"sequencer.load.gas_per_second", uint64(20_000_000), "gas per second of the built-in load generator (0 disables)"},
 	{"sequencer.load.seed", int64(1), "seed of the built-in load generator"},
+	{"engine.url", "", "fullstack and sequencer modes: op-geth's Engine API (authrpc) URL, e.g. http://127.0.0.1:8551; set, op-geth builds the blocks (engine mode: whole-second block times under the seconds timestamp policy) and Strata follows it; empty, the in-process sequencer makes them"},
+	{"engine.jwt", "", "engine mode: the JWT secret file op-geth's --authrpc.jwtsecret reads"},
+	{"engine.rpc", sequencer.DefaultEngineConfig().RPCURL, "engine mode: op-geth's JSON-RPC URL (its --http.port, which must differ from Strata's http.port): the genesis and head are read there, transactions go to its pool, and Strata follows it"},
+	{"rollup.config", "", "follower mode: the followed OP chain's op-node rollup config (rollup.json), checked against the genesis and served by optimism_rollupConfig (the sequencer modes serve their own)"},
 	{"follower.url", "", "follower mode: the upstream, an execution client's JSON-RPC (http:// or ws://) or another Strata's gRPC block stream (strata://host:grpc-port)"},
 	{"follower.genesis", "", "follower mode: the upstream chain's genesis file (geth format)"},
 	{"follower.poll_interval", 50 * time.Millisecond, "follower mode: how often the upstream head is polled"},

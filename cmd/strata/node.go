@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -42,9 +43,14 @@ type nodeConfig struct {
 	StatusInterval time.Duration
 	Store          store.Config
 	Sequencer      sequencer.Config
-	Follower       follower.Config
-	FutureWait     time.Duration
-	Retention      retention.Spans
+	// Engine is engine mode's op-geth; an empty URL runs the in-process
+	// sequencer instead.
+	Engine   sequencer.EngineConfig
+	Follower follower.Config
+	// RollupFile is follower mode's op-node rollup config (rollup.json).
+	RollupFile string
+	FutureWait time.Duration
+	Retention  retention.Spans
 	// Contract holds the SLOs the node enforces, scaled to its block time.
 	Contract *bench.Contract
 }
@@ -72,6 +78,11 @@ func nodeConfigFrom(v *viper.Viper) (nodeConfig, error) {
 	s.DevAccounts = v.GetInt("sequencer.dev_accounts")
 	s.Load.GasPerSecond = v.GetUint64("sequencer.load.gas_per_second")
 	s.Load.Seed = v.GetInt64("sequencer.load.seed")
+	c.Engine = sequencer.DefaultEngineConfig()
+	c.Engine.URL = v.GetString("engine.url")
+	c.Engine.JWTSecretPath = v.GetString("engine.jwt")
+	c.Engine.RPCURL = v.GetString("engine.rpc")
+	c.RollupFile = v.GetString("rollup.config")
 	c.Follower = follower.DefaultConfig()
 	c.Follower.URL = v.GetString("follower.url")
 	c.Follower.GenesisFile = v.GetString("follower.genesis")
@@ -134,6 +145,12 @@ func (c nodeConfig) validate() error {
 	} else if err := c.Sequencer.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.engineMode() {
+		errs = append(errs, c.validateEngine()...)
+	}
+	if c.RollupFile != "" && c.Mode != "follower" {
+		errs = append(errs, fmt.Errorf("rollup.config is for follower mode: mode %s serves the rollup config of the chain its sequencer makes", c.Mode))
+	}
 	if err := c.Store.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -144,6 +161,41 @@ func (c nodeConfig) validate() error {
 		errs = append(errs, fmt.Errorf("api.future_wait %s: want 0 to 1m", c.FutureWait))
 	}
 	return errors.Join(errs...)
+}
+
+// engineMode reports whether op-geth builds the blocks (engine.url set).
+func (c nodeConfig) engineMode() bool { return c.Engine.URL != "" }
+
+// validateEngine checks engine mode's settings: the sequencer's as op-geth
+// takes them, and that op-geth's JSON-RPC is not Strata's own listener.
+func (c nodeConfig) validateEngine() []error {
+	var errs []error
+	if c.Mode == "follower" {
+		errs = append(errs, errors.New("engine.url is for the fullstack and sequencer modes; to follow an op-geth, set follower.url"))
+	}
+	if c.Follower.URL != "" || c.Follower.GenesisFile != "" {
+		errs = append(errs, errors.New("follower.url and follower.genesis are for follower mode: engine mode follows op-geth at engine.rpc, from the genesis it writes to the datadir"))
+	}
+	seq := c.Sequencer
+	if c.Mode == "sequencer" {
+		seq.Load.GasPerSecond = 0
+	}
+	if err := c.Engine.Validate(seq); err != nil {
+		errs = append(errs, err)
+	}
+	if u, err := url.Parse(c.Engine.RPCURL); err == nil && u.Port() == strconv.Itoa(c.HTTPPort) && sameHost(u.Hostname(), c.HTTPAddr) {
+		errs = append(errs, fmt.Errorf("engine.rpc %s is Strata's own JSON-RPC (http.addr %s, http.port %d): point it at op-geth's --http.port, or move Strata's http.port",
+			c.Engine.RPCURL, c.HTTPAddr, c.HTTPPort))
+	}
+	return errs
+}
+
+// sameHost reports whether two listen or dial hosts may name the same
+// interface: equal, both loopback, or one of them every interface.
+func sameHost(a, b string) bool {
+	loopback := func(h string) bool { ip := net.ParseIP(h); return h == "localhost" || ip != nil && ip.IsLoopback() }
+	every := func(h string) bool { ip := net.ParseIP(h); return h == "" || ip != nil && ip.IsUnspecified() }
+	return a == b || loopback(a) && loopback(b) || every(a) || every(b)
 }
 
 // loadSLOContract reads the contract whose SLOs the node enforces; an
@@ -167,8 +219,9 @@ type node struct {
 	log    *slog.Logger
 	reg    *prometheus.Registry
 	store  *store.Store
-	seq    *sequencer.Sequencer // fullstack and sequencer modes
-	fol    *follower.Follower   // follower mode
+	seq    *sequencer.Sequencer    // fullstack and sequencer modes, in process
+	drv    *sequencer.EngineDriver // fullstack and sequencer modes, engine mode
+	fol    *follower.Follower      // follower mode, and engine mode's follower of op-geth
 	api    *api.Server
 	ops    *opsServer
 	grpc   *grpcServer
@@ -181,7 +234,9 @@ type node struct {
 	lastMu     sync.Mutex
 	lastCommit time.Time // guarded by lastMu
 
-	blockHooks []func(sequencer.BlockInfo)
+	blockHooks  []func(sequencer.BlockInfo)
+	engineHooks []func(sequencer.EngineBlockInfo)
+	tmpGenesis  string // engine mode without a datadir: the genesis file to remove
 }
 
 func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
@@ -241,7 +296,12 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 		n.lastMu.Unlock()
 	}
 	var apiCfg api.Config
-	if cfg.Mode == "follower" {
+	switch {
+	case cfg.engineMode():
+		if apiCfg, err = n.startEngine(m, record); err != nil {
+			return nil, err
+		}
+	case cfg.Mode == "follower":
 		n.fol, err = follower.New(context.Background(), cfg.Follower, n.store, log.With("module", "follower"))
 		if err != nil {
 			return nil, err
@@ -262,7 +322,12 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 			n.lastMu.Unlock()
 		})
 		apiCfg = api.Config{ChainConfig: n.fol.ChainConfig(), Reader: n.store, Log: log.With("module", "api")}
-	} else {
+		if cfg.RollupFile != "" {
+			if apiCfg.RollupConfig, err = n.checkedRollup(cfg.RollupFile); err != nil {
+				return nil, err
+			}
+		}
+	default:
 		n.seq, err = sequencer.New(cfg.Sequencer, n.store, log.With("module", "sequencer"))
 		if err != nil {
 			return nil, err
@@ -276,7 +341,7 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 				h(info)
 			}
 		})
-		apiCfg = api.Config{ChainConfig: n.seq.ChainConfig(), Reader: n.store, TxPool: n.seq, Log: log.With("module", "api")}
+		apiCfg = api.Config{ChainConfig: n.seq.ChainConfig(), RollupConfig: n.seq.RollupConfig(), Reader: n.store, TxPool: n.seq, Log: log.With("module", "api")}
 	}
 	apiCfg.FutureWait = cfg.FutureWait
 	apiCfg.Tiers = n.tiers
@@ -314,6 +379,12 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 
 // onBlock adds a hook called after each block; call before run.
 func (n *node) onBlock(f func(sequencer.BlockInfo)) { n.blockHooks = append(n.blockHooks, f) }
+
+// onEngineBlock adds a hook called after each block op-geth made in engine
+// mode; call before run.
+func (n *node) onEngineBlock(f func(sequencer.EngineBlockInfo)) {
+	n.engineHooks = append(n.engineHooks, f)
+}
 
 // ready fails while a lag or ingest SLO is not ok (breached, or inside
 // its hold-down after a breach), and when no block has been committed for
@@ -356,7 +427,7 @@ func (n *node) tiers() []api.Tier {
 
 // mode is what the node is doing: sequencer, live or catch-up.
 func (n *node) mode() string {
-	if n.fol != nil {
+	if n.fol != nil && n.drv == nil {
 		return string(n.fol.Mode())
 	}
 	return "sequencer"
@@ -395,6 +466,9 @@ func (n *node) announce() {
 	if n.grpc != nil {
 		args = append(args, "grpc", n.grpc.Addr())
 	}
+	if n.drv != nil {
+		args = append(args, "engine", n.cfg.Engine.URL, "op_geth_rpc", n.cfg.Engine.RPCURL)
+	}
 	n.log.Info("Strata is serving", args...)
 	for i, k := range sequencer.DevKeys(min(n.cfg.Sequencer.DevAccounts, 3)) {
 		n.log.Info("Dev account (prefunded, devnet only)", "index", i, "address", crypto.PubkeyToAddress(k.PublicKey),
@@ -420,7 +494,10 @@ func (n *node) run(ctx context.Context) error {
 		}()
 		defer func() { stop(); <-done }()
 	}
-	if n.fol != nil {
+	switch {
+	case n.drv != nil:
+		return n.runEngine(ctx)
+	case n.fol != nil:
 		return n.fol.Run(ctx)
 	}
 	return n.seq.Run(ctx)
@@ -462,8 +539,16 @@ func (n *node) Close() error {
 	if n.seq != nil {
 		n.seq.Close()
 	}
+	if n.drv != nil {
+		n.drv.Close()
+		n.drv = nil
+	}
 	if n.fol != nil {
 		n.fol.Close()
+	}
+	if n.tmpGenesis != "" {
+		errs = append(errs, os.Remove(n.tmpGenesis))
+		n.tmpGenesis = ""
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())

@@ -18,7 +18,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newCatchupCmd(), newDBCmd(), newBenchCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newGenesisCmd(), newCatchupCmd(), newDBCmd(), newBenchCmd(), newVersionCmd())
 	return root
 }
 

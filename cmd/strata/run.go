@@ -27,6 +27,15 @@ Modes:
              another Strata's gRPC block stream (strata://host:grpc-port);
              every block is ingested through the state-root check
 
+Engine mode (fullstack or sequencer with engine.url): an external op-geth
+builds the blocks, driven over its Engine API as op-node's sequencer drives
+it, on whole-second block times under the seconds timestamp policy. Load
+and eth_sendRawTransaction transactions go to op-geth's pool, and Strata
+follows op-geth (engine.rpc) into its store. op-geth must have been
+initialised from the genesis strata genesis writes for the same
+configuration; the datadir keeps it as genesis.json. make run-opgeth runs
+both.
+
 Every configuration key is a flag, and a STRATA_ environment variable
 (http.port: --http.port, STRATA_HTTP_PORT). Ctrl-C stops cleanly; a restart
 resumes from the stored head.`,
