@@ -10,7 +10,15 @@ BENCH_DURATION ?= 60s
 
 OPGETH    := $(BIN)/op-geth
 
-.PHONY: all build run test test-short bench bench-full lint fmt clean op-geth proto
+# make run-opgeth: op-geth's datadir and ports, and the block time Strata drives it at
+OPGETH_DATADIR    ?= $(DATADIR)/op-geth
+OPGETH_HTTP_PORT  ?= 8645
+OPGETH_AUTH_PORT  ?= 8551
+ENGINE_BLOCK_TIME ?= 1s
+# op-geth executes each block twice (build, import) and traces it for Strata's follower
+ENGINE_LOAD_GAS   ?= 5000000
+
+.PHONY: all build run run-opgeth test test-short bench bench-full lint fmt clean op-geth proto
 
 all: build
 
@@ -20,6 +28,39 @@ build:
 ## run: a full-stack 200 ms devnet on an embedded Pebble store, JSON-RPC on 127.0.0.1:8545
 run: build
 	$(BIN)/strata run --config $(CONFIG) --datadir $(DATADIR)
+
+## run-opgeth: engine mode: op-geth builds the blocks at 1 s (ENGINE_BLOCK_TIME) under a 5 Mgas/s load
+## (ENGINE_LOAD_GAS), driven by Strata over the Engine API as op-node's sequencer drives it, and Strata
+## follows it and serves proofs on 127.0.0.1:8545. The first run writes the genesis (strata genesis) to
+## $(DATADIR)/genesis.json and a JWT secret to $(DATADIR)/jwt.hex, and initialises op-geth in
+## $(OPGETH_DATADIR); op-geth serves JSON-RPC on 127.0.0.1:$(OPGETH_HTTP_PORT) and the Engine API on
+## 127.0.0.1:$(OPGETH_AUTH_PORT), logs to $(DATADIR)/op-geth.log and stops with Strata; nothing listens
+## beyond loopback. Running it again resumes both. A datadir `make run` made holds another chain: give
+## another DATADIR.
+run-opgeth: build $(OPGETH)
+	@mkdir -p $(DATADIR)
+	@test -s $(DATADIR)/jwt.hex || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $(DATADIR)/jwt.hex
+	@if [ ! -d $(OPGETH_DATADIR)/geth/chaindata ]; then \
+		$(BIN)/strata genesis --config $(CONFIG) --out $(DATADIR)/genesis.json && \
+		$(OPGETH) init --datadir $(OPGETH_DATADIR) --state.scheme hash $(DATADIR)/genesis.json > $(DATADIR)/op-geth.log 2>&1 || \
+		{ tail -20 $(DATADIR)/op-geth.log; exit 1; }; \
+	fi
+	@printf '[Node.P2P]\nListenAddr = "127.0.0.1:0"\n' > $(DATADIR)/op-geth.toml
+	@$(OPGETH) --config $(DATADIR)/op-geth.toml --datadir $(OPGETH_DATADIR) --state.scheme hash --gcmode archive \
+		--syncmode full --nodiscover --maxpeers 0 --nat none --ipcdisable --rollup.txpool.disable-gossip \
+		--http --http.addr 127.0.0.1 --http.port $(OPGETH_HTTP_PORT) --http.api eth,debug,net,web3,txpool \
+		--authrpc.addr 127.0.0.1 --authrpc.port $(OPGETH_AUTH_PORT) --authrpc.jwtsecret $(DATADIR)/jwt.hex \
+		--rpc.txfeecap 0 >> $(DATADIR)/op-geth.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid' EXIT INT TERM; \
+	for i in $$(seq 1 120); do \
+		curl -sf -o /dev/null -H 'Content-Type: application/json' \
+			-d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' http://127.0.0.1:$(OPGETH_HTTP_PORT) && break; \
+		kill -0 $$pid 2>/dev/null || { echo "op-geth exited:"; tail -20 $(DATADIR)/op-geth.log; exit 1; }; \
+		sleep 0.5; \
+	done; \
+	$(BIN)/strata run --config $(CONFIG) --datadir $(DATADIR) --sequencer.block_time $(ENGINE_BLOCK_TIME) \
+		--sequencer.load.gas_per_second $(ENGINE_LOAD_GAS) --engine.url http://127.0.0.1:$(OPGETH_AUTH_PORT) \
+		--engine.jwt $(DATADIR)/jwt.hex --engine.rpc http://127.0.0.1:$(OPGETH_HTTP_PORT)
 
 ## op-geth: the op-geth binary the integration tests run (opgethtest, and op-geth --dev for
 ## Ethereum-shaped chains), built from the op-geth release pinned in tools/opgeth/go.mod (the one
