@@ -1,20 +1,20 @@
 package follower_test
 
 import (
-	"bufio"
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/big"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/beacon/engine"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core"
@@ -27,69 +27,102 @@ import (
 	"github.com/strata-chain/strata/follower"
 	"github.com/strata-chain/strata/history/store"
 	"github.com/strata-chain/strata/sequencer"
+	enginecl "github.com/strata-chain/strata/sequencer/engine"
+	"github.com/strata-chain/strata/sequencer/engine/opgethtest"
 )
 
 // devKey is geth's fixed --dev account key (cmd/utils.DeveloperKey).
 const devKey = "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291"
 
-// gethBinary finds the op-geth that `make op-geth` builds. It runs as
-// `--dev`, an Ethereum-shaped chain: the dev genesis is the one Strata's own
-// op-geth library makes (core.DeveloperGenesisBlock), so both sides agree on
-// the forks. Upstream geth's newer dev chain activates forks op-geth does
-// not know yet, so it is not a chain Strata can follow.
-func gethBinary(t *testing.T) string {
+// startGeth runs op-geth as an archive node of an Ethereum-shaped chain (the
+// dev genesis through Prague) and seals a block from its pool every 300 ms
+// through the Engine API, as geth --dev's simulated beacon does. (That
+// beacon, in this op-geth, now and then stops sealing for good when a
+// payload build times out on a loaded machine, so the tests drive op-geth
+// themselves.) It returns the RPC URL and the genesis.
+func startGeth(t *testing.T, gasLimit uint64, dev common.Address) (string, *core.Genesis) {
 	t.Helper()
-	if p := os.Getenv("STRATA_OPGETH"); p != "" {
-		return p
-	}
-	p, err := filepath.Abs("../bin/op-geth")
-	require.NoError(t, err)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("no op-geth binary at %s: run `make op-geth` (or make test, which builds it)", p)
-	}
-	return p
+	g := core.DeveloperGenesisBlock(gasLimit, &dev)
+	// The Engine API client speaks the Prague versions (V4); Osaka's
+	// getPayloadV5 is not needed here.
+	g.Config.OsakaTime, g.Config.BPO1Time, g.Config.BPO2Time = nil, nil, nil
+	node := opgethtest.Start(t, g)
+	startSealer(t, node, 300*time.Millisecond)
+	return node.HTTPURL, g
 }
 
-func freePort(t *testing.T) int {
+// startSealer makes op-geth build and import a block every interval until
+// the test ends: forkchoiceUpdated with payload attributes on its current
+// head (which debug_setHead may have moved), getPayload, newPayload and
+// forkchoiceUpdated to the new block.
+func startSealer(t *testing.T, node *opgethtest.Node, every time.Duration) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startGeth runs `geth --dev` as an archive node and returns its RPC URL
-// once it answers.
-func startGeth(t *testing.T, gasLimit uint64) string {
-	t.Helper()
-	bin := gethBinary(t)
-	port := freePort(t)
-	// A block every second: geth's on-demand mining (period 0) now and then
-	// leaves a transaction unmined until the next one arrives.
-	cmd := exec.Command(bin, "--dev", "--dev.period", "1", "--dev.gaslimit", fmt.Sprint(gasLimit),
-		"--datadir", t.TempDir(), "--gcmode", "archive", "--state.scheme", "path", "--history.state", "0", "--history.trienode", "0",
-		"--http", "--http.addr", "127.0.0.1", "--http.port", fmt.Sprint(port), "--http.api", "eth,debug,net,web3",
-		"--authrpc.port", fmt.Sprint(freePort(t)), "--port", "0", "--nodiscover", "--ipcdisable", "--verbosity", "3")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	// geth logs "HTTP server started" once it serves.
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "HTTP server started") {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return fmt.Sprintf("http://127.0.0.1:%d", port)
+	ctx, cancel := context.WithCancel(context.Background())
+	cl := enginecl.New(enginecl.Config{URL: node.AuthURL, JWTSecretPath: node.JWTPath})
+	require.NoError(t, cl.Start(ctx))
+	done := make(chan struct{})
+	var lastErr atomic.Value
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(every)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+			}
+			if err := sealOne(ctx, cl, node.RPC); err != nil && ctx.Err() == nil {
+				lastErr.Store(err.Error())
+			}
 		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		cl.Stop()
+		if err, ok := lastErr.Load().(string); ok && t.Failed() {
+			t.Logf("last sealing error: %s", err)
+		}
+	})
+}
+
+func sealOne(ctx context.Context, cl *enginecl.Client, c *rpc.Client) error {
+	var head struct {
+		Hash common.Hash    `json:"hash"`
+		Time hexutil.Uint64 `json:"timestamp"`
 	}
-	t.Fatalf("geth exited before serving: %v", sc.Err())
-	return ""
+	if err := c.CallContext(ctx, &head, "eth_getBlockByNumber", "latest", false); err != nil {
+		return err
+	}
+	beacon := common.Hash{}
+	// A fresh prevRandao makes every block new, even one rebuilt at the
+	// height and time of a block debug_setHead dropped (op-geth would take
+	// that one as known and answer SYNCING).
+	var random common.Hash
+	_, _ = crand.Read(random[:])
+	attrs := &engine.PayloadAttributes{Timestamp: uint64(head.Time) + 1, Random: random, Withdrawals: []*types.Withdrawal{}, BeaconRoot: &beacon}
+	res, err := cl.ForkchoiceUpdated(ctx, engine.ForkchoiceStateV1{HeadBlockHash: head.Hash}, attrs)
+	if err != nil {
+		return err
+	}
+	if res.PayloadID == nil {
+		return fmt.Errorf("no payload id: %s", res.PayloadStatus.Status)
+	}
+	time.Sleep(50 * time.Millisecond) // the builder fills the block from the pool
+	env, err := cl.GetPayload(ctx, *res.PayloadID, true)
+	if err != nil {
+		return err
+	}
+	st, err := cl.NewPayload(ctx, env.ExecutionPayload, beacon, true)
+	if err != nil {
+		return err
+	}
+	if st.Status != engine.VALID {
+		return fmt.Errorf("newPayload: %s", st.Status)
+	}
+	_, err = cl.ForkchoiceUpdated(ctx, engine.ForkchoiceStateV1{HeadBlockHash: env.ExecutionPayload.BlockHash}, nil)
+	return err
 }
 
 // gethChain is a geth --dev archive node that has made blocks with a mix
@@ -109,11 +142,10 @@ type gethChain struct {
 // their creation transaction and value to precompiles.
 func newGethChain(t *testing.T) *gethChain {
 	const gasLimit = 30_000_000
-	url := startGeth(t, gasLimit)
 	key, err := crypto.HexToECDSA(devKey)
 	require.NoError(t, err)
 	dev := crypto.PubkeyToAddress(key.PublicKey)
-	g := core.DeveloperGenesisBlock(gasLimit, &dev)
+	url, g := startGeth(t, gasLimit, dev)
 	raw, err := json.Marshal(g)
 	require.NoError(t, err)
 	genesisFile := filepath.Join(t.TempDir(), "genesis.json")
@@ -188,7 +220,7 @@ func newGethChain(t *testing.T) *gethChain {
 	waitReceipt(last)
 	t.Log("transactions mined")
 	// Reorg tests need history deeper than 10 blocks; empty blocks come
-	// every second.
+	// every 300 ms.
 	var gethHead hexutil.Uint64
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		require.NoError(t, geth.Call(&gethHead, "eth_blockNumber"))
