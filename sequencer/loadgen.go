@@ -130,11 +130,13 @@ func (g *loadGen) generate(gas uint64, baseFee *big.Int) types.Transactions {
 		return nil
 	}
 	g.carry += int64(gas)
-	// A fee cap far above any base fee the chain reaches keeps transactions
-	// made ahead valid while blocks run full and the base fee climbs (12.5%
-	// a block); the price paid is base fee + tip. The senders' balances
-	// (1e9 ether) cover gas × this cap.
-	feeCap := new(big.Int).Add(new(big.Int).Mul(baseFee, big.NewInt(2)), big.NewInt(params.GWei*params.GWei/1000))
+	// A fee cap far above the base fees the chain reaches keeps
+	// transactions made ahead valid while blocks run full and the base fee
+	// climbs; the price paid is base fee + tip. It stays under op-geth's
+	// default transaction fee cap (1 ETH for gas × fee cap: 1,000 gwei on a
+	// 500,000-gas creation), so op-geth's pool takes the load in engine mode.
+	// The senders' balances (1e9 ether) cover gas × this cap.
+	feeCap := new(big.Int).Add(new(big.Int).Mul(baseFee, big.NewInt(2)), big.NewInt(1000*params.GWei))
 	tip := big.NewInt(1000)
 	type unsigned struct {
 		key   int
