@@ -50,7 +50,7 @@ run-opgeth: build $(OPGETH)
 		--syncmode full --nodiscover --maxpeers 0 --nat none --ipcdisable --rollup.txpool.disable-gossip \
 		--http --http.addr 127.0.0.1 --http.port $(OPGETH_HTTP_PORT) --http.api eth,debug,net,web3,txpool \
 		--authrpc.addr 127.0.0.1 --authrpc.port $(OPGETH_AUTH_PORT) --authrpc.jwtsecret $(DATADIR)/jwt.hex \
-		--rpc.txfeecap 0 >> $(DATADIR)/op-geth.log 2>&1 & pid=$$!; \
+		>> $(DATADIR)/op-geth.log 2>&1 & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid' EXIT INT TERM; \
 	for i in $$(seq 1 120); do \
 		curl -sf -o /dev/null -H 'Content-Type: application/json' \

@@ -624,7 +624,7 @@ func (d *EngineDriver) sendLoad(ctx context.Context, n uint64, parent *types.Hea
 			case strings.Contains(b.Error.Error(), "exceeds the configured cap"):
 				if !d.feeCapWarned {
 					d.feeCapWarned = true
-					d.log.Warn("op-geth refuses the load generator's transactions: their fee cap, far above any base fee the devnet reaches, exceeds op-geth's RPC fee cap; start op-geth with --rpc.txfeecap 0",
+					d.log.Warn("op-geth refuses the load generator's transactions: gas × fee cap exceeds op-geth's RPC fee cap (--rpc.txfeecap, 1 ETH by default); the base fee has climbed far, or the cap was lowered",
 						"err", b.Error)
 				}
 			case !d.resync:

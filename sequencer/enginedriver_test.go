@@ -80,7 +80,7 @@ func TestEngineDriverBuildsInOpGeth(t *testing.T) {
 	require.NoError(t, err)
 	// The load generator's fee cap is far above op-geth's default RPC fee cap
 	// (1 ether a transaction).
-	node := opgethtest.Start(t, g, opgethtest.WithArgs("--rpc.txfeecap", "0"))
+	node := opgethtest.Start(t, g)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -287,7 +287,7 @@ func TestEngineDriverMillisecondTimestamps(t *testing.T) {
 	const genesisMillis = 1_700_000_000_000
 	g, err := Genesis(cfg, genesisMillis)
 	require.NoError(t, err)
-	node := opgethtest.Start(t, g, opgethtest.WithArgs("--rpc.txfeecap", "0"))
+	node := opgethtest.Start(t, g)
 	ctx := context.Background()
 	ecfg := DefaultEngineConfig()
 	ecfg.URL, ecfg.JWTSecretPath, ecfg.RPCURL = node.AuthURL, node.JWTPath, node.HTTPURL

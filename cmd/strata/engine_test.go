@@ -44,7 +44,7 @@ func TestEngineModeNode(t *testing.T) {
 	cfg.Sequencer.Load = sequencer.LoadConfig{GasPerSecond: 2_000_000, Seed: 1, Accounts: 4}
 	g, err := sequencer.Genesis(cfg.Sequencer, uint64(time.Now().Unix())*1000)
 	require.NoError(t, err)
-	geth := opgethtest.Start(t, g, opgethtest.WithArgs("--rpc.txfeecap", "0"))
+	geth := opgethtest.Start(t, g)
 	cfg.Engine = sequencer.DefaultEngineConfig()
 	cfg.Engine.URL, cfg.Engine.JWTSecretPath, cfg.Engine.RPCURL = geth.AuthURL, geth.JWTPath, geth.HTTPURL
 

@@ -27,7 +27,7 @@ engine mode against that op-geth:
   strata genesis --config configs/devnet.yaml --out genesis.json
   op-geth init --datadir ./op-geth --state.scheme hash genesis.json
   op-geth --datadir ./op-geth --state.scheme hash --gcmode archive --http --http.port 8645 \
-    --http.api eth,debug,net,web3,txpool --authrpc.jwtsecret jwt.hex --rpc.txfeecap 0 ...
+    --http.api eth,debug,net,web3,txpool --authrpc.jwtsecret jwt.hex ...
   strata run --config configs/devnet.yaml --sequencer.block_time 1s \
     --engine.url http://127.0.0.1:8551 --engine.jwt jwt.hex --engine.rpc http://127.0.0.1:8645
 
