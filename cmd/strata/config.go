@@ -21,6 +21,10 @@ type option struct {
 	usage string
 }
 
+// seqDefaults holds the sequencer's defaults, written once in
+// sequencer.DefaultConfig.
+var seqDefaults = sequencer.DefaultConfig()
+
 // options lists every configuration key; configs/devnet.yaml documents them.
 var options = []option{
 	{"mode", "fullstack", "fullstack (sequencer + load generator + proof API), sequencer (no load generator) or follower"},
@@ -35,13 +39,16 @@ var options = []option{
 	{"status.interval", time.Second, "interval of the status line (0 disables)"},
 	{"history.node_cache_entries", 262144, "trie nodes kept in the hash-keyed node cache"},
 	{"history.block_cache_bytes", int64(256 << 20), "Pebble block cache in bytes"},
-	{"sequencer.chain_id", uint64(901), "chain ID of the devnet"},
-	{"sequencer.block_time", 200 * time.Millisecond, "block time"},
-	{"sequencer.timestamp_policy", "seconds", "header timestamps: seconds (whole seconds, shared within a second) or milliseconds"},
-	{"sequencer.gas_limit", uint64(60_000_000), "block gas limit"},
-	{"sequencer.dev_accounts", 10, "prefunded dev accounts in the genesis"},
-	{"sequencer.load.gas_per_second", uint64(20_000_000), "gas per second of the built-in load generator (0 disables)"},
-	{"sequencer.load.seed", int64(1), "seed of the built-in load generator"},
+	{"sequencer.chain_id", seqDefaults.ChainID, "chain ID of the devnet (an OP Stack chain; not 900, the synthetic L1's)"},
+	{"sequencer.block_time", seqDefaults.BlockTime, "block time"},
+	{"sequencer.timestamp_policy", string(seqDefaults.TimestampPolicy), "header timestamps: seconds (whole seconds, shared within a second) or milliseconds"},
+	{"sequencer.gas_limit", seqDefaults.GasLimit, "block gas limit"},
+	{"sequencer.dev_accounts", seqDefaults.DevAccounts, "prefunded dev accounts in the genesis"},
+	{"sequencer.l1_block_time", seqDefaults.L1BlockTime, "how often the synthetic L1 origin named by each block's L1-attributes deposit advances, in chain time"},
+	{"sequencer.deposits_per_epoch", seqDefaults.DepositsPerEpoch, "user deposits (1 ETH minted each) in the first block of every L1 epoch"},
+	{"sequencer.jovian_after", int64(*seqDefaults.Forks.JovianAfter), "seconds after genesis at which Jovian activates (0: at genesis, -1: never); Bedrock through Isthmus are active at genesis"},
+	{"sequencer.load.gas_per_second", seqDefaults.Load.GasPerSecond, "gas per second of the built-in load generator (0 disables)"},
+	{"sequencer.load.seed", seqDefaults.Load.Seed, "seed of the built-in load generator"},
 	{"engine.url", "", "fullstack and sequencer modes: op-geth's Engine API (authrpc) URL, e.g. http://127.0.0.1:8551; set, op-geth builds the blocks (engine mode: whole-second block times under the seconds timestamp policy) and Strata follows it; empty, the in-process sequencer makes them"},
 	{"engine.jwt", "", "engine mode: the JWT secret file op-geth's --authrpc.jwtsecret reads"},
 	{"engine.rpc", sequencer.DefaultEngineConfig().RPCURL, "engine mode: op-geth's JSON-RPC URL (its --http.port, which must differ from Strata's http.port): the genesis and head are read there, transactions go to its pool, and Strata follows it"},

@@ -78,6 +78,17 @@ func nodeConfigFrom(v *viper.Viper) (nodeConfig, error) {
 	s.DevAccounts = v.GetInt("sequencer.dev_accounts")
 	s.Load.GasPerSecond = v.GetUint64("sequencer.load.gas_per_second")
 	s.Load.Seed = v.GetInt64("sequencer.load.seed")
+	s.L1BlockTime = v.GetDuration("sequencer.l1_block_time")
+	s.DepositsPerEpoch = v.GetInt("sequencer.deposits_per_epoch")
+	switch after := v.GetInt64("sequencer.jovian_after"); {
+	case after < -1:
+		return c, fmt.Errorf("sequencer.jovian_after %d: want seconds after genesis, 0 or -1 (never)", after)
+	case after == -1:
+		s.Forks.JovianAfter = nil
+	default:
+		a := uint64(after)
+		s.Forks.JovianAfter = &a
+	}
 	c.Engine = sequencer.DefaultEngineConfig()
 	c.Engine.URL = v.GetString("engine.url")
 	c.Engine.JWTSecretPath = v.GetString("engine.jwt")
