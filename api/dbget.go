@@ -31,8 +31,11 @@ import (
 //     the API reads (a host that asks for an older block's root has read
 //     that block's header first: eth_getBlockByHash, debug_getRawHeader);
 //   - refs: every node a served node references (a branch's or extension's
-//     children, an account leaf's storage root) -> (block, owner, path),
-//     and the same for the nodes a served execution witness holds.
+//     children, an account leaf's storage root) -> (block, owner, path);
+//   - the last few served execution witnesses, whose nodes are indexed the
+//     same way only when a hash is found nowhere else (a host whose witness
+//     lacks a node asks for it directly), so that serving a witness costs
+//     nothing more than keeping it.
 //
 // A lookup reads the node at that location as of that block through the
 // block's state (the recent tier, or the window's rebuilt view) and serves
@@ -61,6 +64,51 @@ type nodeIndex struct {
 
 	scanMu  sync.Mutex   // one header scan at a time
 	scanned history.Head // the head the last scan reached; guarded by scanMu
+
+	witnessMu sync.Mutex
+	witnesses []servedWitness // the newest last; guarded by witnessMu
+}
+
+// servedWitnesses is how many served witnesses are kept for indexing on
+// demand (a 30 Mgas block's witness holds about 6,000 nodes, 1.6 MB).
+const servedWitnesses = 4
+
+// servedWitness is a served witness's state: nodes of the parent block.
+type servedWitness struct {
+	block uint64
+	root  common.Hash
+	state []hexutil.Bytes
+}
+
+// noteWitness keeps a served witness's nodes (block's, with that state
+// root) for indexing on demand.
+func (x *nodeIndex) noteWitness(block uint64, root common.Hash, state []hexutil.Bytes) {
+	x.noteRoot(root, block)
+	x.witnessMu.Lock()
+	defer x.witnessMu.Unlock()
+	if len(x.witnesses) == servedWitnesses {
+		x.witnesses = x.witnesses[1:]
+	}
+	x.witnesses = append(x.witnesses, servedWitness{block: block, root: root, state: state})
+}
+
+// expandWitnesses indexes the references of every kept witness's nodes
+// and forgets the witnesses; it reports whether there were any.
+func (x *nodeIndex) expandWitnesses() bool {
+	x.witnessMu.Lock()
+	ws := x.witnesses
+	x.witnesses = nil
+	x.witnessMu.Unlock()
+	for _, w := range ws {
+		nodes := make(map[common.Hash][]byte, len(w.state))
+		for _, blob := range w.state {
+			nodes[crypto.Keccak256Hash(blob)] = blob
+		}
+		proofs.WitnessNodeRefs(w.root, nodes, func(_ proofs.NodeRef, n *proofs.Node) {
+			x.noteRefs(w.block, n.Refs)
+		})
+	}
+	return len(ws) > 0
 }
 
 func newNodeIndex(size, span int) *nodeIndex {
@@ -94,6 +142,11 @@ func (x *nodeIndex) locate(r history.Reader, hash common.Hash) (nodeLocation, bo
 	}
 	if n, ok := x.roots.Get(hash); ok {
 		return nodeLocation{block: n}, true, nil
+	}
+	if x.expandWitnesses() {
+		if loc, ok := x.refs.Get(hash); ok {
+			return loc, true, nil
+		}
 	}
 	return nodeLocation{}, false, nil
 }

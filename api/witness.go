@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/stateless"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/strata-chain/strata/history"
@@ -82,20 +79,6 @@ func (b *backend) executionWitness(ctx context.Context, bnh rpc.BlockNumberOrHas
 		return nil, err
 	}
 	ext := w.ToExtWitness()
-	b.noteWitness(n-1, parent.Root, ext.State)
+	b.nodes.noteWitness(n-1, parent.Root, ext.State)
 	return ext, nil
-}
-
-// noteWitness indexes the nodes of a served witness, which are the parent
-// block's, so that a host whose witness lacks a node can ask debug_dbGet
-// for it by hash.
-func (b *backend) noteWitness(parent uint64, root common.Hash, state []hexutil.Bytes) {
-	nodes := make(map[common.Hash][]byte, len(state))
-	for _, blob := range state {
-		nodes[crypto.Keccak256Hash(blob)] = blob
-	}
-	b.nodes.noteRoot(root, parent)
-	proofs.WitnessNodeRefs(root, nodes, func(_ proofs.NodeRef, n *proofs.Node) {
-		b.nodes.noteRefs(parent, n.Refs)
-	})
 }

@@ -47,6 +47,10 @@ func Witness(ctx context.Context, config *params.ChainConfig, headers chain.Head
 	if st.Root() != parent.Root {
 		return nil, fmt.Errorf("block %d: state %s is not the parent's root %s", number, st.Root(), parent.Root)
 	}
+	signer := types.MakeSigner(config, header.Number, header.Time)
+	// Recover the senders on every core while the state opens, as
+	// op-geth's block import does.
+	core.SenderCacher().Recover(signer, block.Transactions())
 	cc := chain.NewContext(config, headers)
 	w, err := stateless.NewWitness(header, cc, false)
 	if err != nil {
@@ -60,7 +64,6 @@ func Witness(ctx context.Context, config *params.ChainConfig, headers chain.Head
 	defer sdb.StopPrefetcher()
 
 	var (
-		signer  = types.MakeSigner(config, header.Number, header.Time)
 		blkCtx  = core.NewEVMBlockContext(header, cc, &header.Coinbase, config, sdb)
 		evm     = vm.NewEVM(blkCtx, sdb, config, vm.Config{})
 		gp      = core.NewGasPool(header.GasLimit)
