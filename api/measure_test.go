@@ -184,6 +184,37 @@ func TestMeasureProofHostLatency(t *testing.T) {
 	pprof.StopCPUProfile()
 	t.Logf("witness size: %d nodes, %d codes, %.0f KB of JSON per block", nodes/count, codes/count, float64(size)/float64(count)/1024)
 
+	// What a persistent hash index would add: one key per node version a
+	// block writes (hash -> owner, path, block), written at ingest and
+	// deleted again when retention drops the version.
+	ex := sequencer.NewExecutor(config, s)
+	versions, keyBytes := 0, 0
+	for n := head.Number - 7; n <= head.Number; n++ {
+		block, _ := (&opChain{store: s}).block(t, n)
+		parent, err := s.HeaderByNumber(n - 1)
+		require.NoError(t, err)
+		st, err := s.StateAt(n - 1)
+		require.NoError(t, err)
+		built, err := ex.Replay(ctx, st, parent, block)
+		st.Close()
+		require.NoError(t, err)
+		for owner, set := range built.Update.Nodes.Sets {
+			for path, node := range set.Nodes {
+				if node.IsDeleted() {
+					continue
+				}
+				versions++
+				// 'h' + hash -> block(8) + owner (32, none for the account
+				// trie) + packed path.
+				keyBytes += 1 + 32 + 8 + (len(path)+1)/2 + 1
+				if owner != (common.Hash{}) {
+					keyBytes += 32
+				}
+			}
+		}
+	}
+	t.Logf("a persistent hash index would add %d keys and %.0f KB of logical bytes per block (8 blocks replayed), before Pebble's per-key overhead", versions/8, float64(keyBytes)/8/1024)
+
 	// Stateless re-execution of a recent and a window block's witness.
 	for _, n := range []uint64{head.Number, recentFrom - 2} {
 		block, _ := (&opChain{store: s}).block(t, n)
