@@ -1,6 +1,9 @@
 package history
 
 import (
+	"bytes"
+	"slices"
+
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/trie/trienode"
@@ -74,4 +77,17 @@ type Head struct {
 	Number uint64
 	Hash   common.Hash
 	Root   common.Hash
+}
+
+// SortedHashes returns the keys of a map keyed by hash (a BlockUpdate's
+// accounts, an account's storage, a node set's owners) in increasing order.
+// Whoever writes or replays an update walks its maps in this order, so what
+// it writes does not depend on map iteration.
+func SortedHashes[V any](m map[common.Hash]V) []common.Hash {
+	keys := make([]common.Hash, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
+	return keys
 }

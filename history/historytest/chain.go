@@ -4,7 +4,6 @@
 package historytest
 
 import (
-	"bytes"
 	"maps"
 	"math/big"
 	"math/rand/v2"
@@ -42,12 +41,9 @@ func (m Model) Clone() Model {
 	return out
 }
 
-// SortedHashes returns the keys of m in increasing order.
-func SortedHashes[V any](m map[common.Hash]V) []common.Hash {
-	keys := slices.Collect(maps.Keys(m))
-	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
-	return keys
-}
+// SortedHashes returns the keys of m in increasing order (history.SortedHashes,
+// kept here for the tests that call it by this name).
+func SortedHashes[V any](m map[common.Hash]V) []common.Hash { return history.SortedHashes(m) }
 
 // StorageRoot computes the root from scratch with a StackTrie, a code path
 // independent of the trie.Trie the store uses.

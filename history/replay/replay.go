@@ -9,12 +9,10 @@
 package replay
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -185,7 +183,7 @@ func replayOneStorage(ctx context.Context, base history.State, us []*history.Blo
 			// store's per-block path order them, so the same nodes are
 			// rewritten and the stored versions are identical.
 			var deletions []common.Hash
-			for _, k := range sortedKeys(ch.Storage) {
+			for _, k := range history.SortedHashes(ch.Storage) {
 				if v := ch.Storage[k]; v == (common.Hash{}) {
 					deletions = append(deletions, k)
 				} else if err := tr.Update(k[:], storageLeaf(v)); err != nil {
@@ -266,7 +264,7 @@ func replayAccounts(ctx context.Context, base history.State, us []*history.Block
 		}
 		merged := trienode.NewMergedNodeSet()
 		var deleted []common.Hash // deleted after every update, as StateDB does
-		for _, a := range sortedKeys(u.Accounts) {
+		for _, a := range history.SortedHashes(u.Accounts) {
 			ch := u.Accounts[a]
 			prev, err := prevAccount(a)
 			if err != nil {
@@ -355,15 +353,6 @@ func clearsOf(st *storageStep, slots map[common.Hash]common.Hash) map[common.Has
 func storageLeaf(v common.Hash) []byte {
 	b, _ := rlp.EncodeToBytes(common.TrimLeftZeroes(v[:]))
 	return b
-}
-
-func sortedKeys[V any](m map[common.Hash]V) []common.Hash {
-	keys := make([]common.Hash, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
-	return keys
 }
 
 // overlay is a trie node source: the nodes the replay committed so far,

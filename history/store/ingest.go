@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -180,7 +179,7 @@ func (w *blockWriter) applyState(parent *state, parentRoot common.Hash, u *histo
 		return common.Hash{}, fmt.Errorf("open account trie %s: %w", parentRoot, err)
 	}
 	var deleted []common.Hash // deleted from the trie after every update, as StateDB does
-	for _, addrHash := range sortedKeys(u.Accounts) {
+	for _, addrHash := range history.SortedHashes(u.Accounts) {
 		ch := u.Accounts[addrHash]
 		if ch == nil {
 			return common.Hash{}, fmt.Errorf("account %s: nil change", addrHash)
@@ -256,11 +255,7 @@ func (w *blockWriter) applyStorage(nodes trieNodes, stateRoot, addrHash, root co
 	if err != nil {
 		return common.Hash{}, fmt.Errorf("open storage trie of %s at %s: %w", addrHash, root, err)
 	}
-	keys := make([]common.Hash, 0, len(slots))
-	for k := range slots {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
+	keys := history.SortedHashes(slots)
 	// Updates before deletions, as go-ethereum's StateDB orders them: the
 	// trie then rewrites the same nodes, so a block stores the same node
 	// versions whether it was hashed here or by its producer.

@@ -1,9 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
-	"slices"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -62,12 +60,12 @@ func completeShape(u *history.BlockUpdate) error {
 // untouched. Ingest compares it with the header's root as on the hashing
 // path.
 func (w *blockWriter) applyPrecomputed(parent *state, parentRoot common.Hash, u *history.BlockUpdate) (common.Hash, error) {
-	for _, addrHash := range sortedKeys(u.Accounts) {
+	for _, addrHash := range history.SortedHashes(u.Accounts) {
 		ch := u.Accounts[addrHash]
 		if ch.Deleted && u.NodesComplete {
 			// The producer listed the account only if it existed, and
 			// every slot it held as a zero value.
-			for _, k := range sortedKeys(ch.Storage) {
+			for _, k := range history.SortedHashes(ch.Storage) {
 				if err := w.put(slotItem(addrHash, k), encodeSlotValue(ch.Storage[k])); err != nil {
 					return common.Hash{}, err
 				}
@@ -92,7 +90,7 @@ func (w *blockWriter) applyPrecomputed(parent *state, parentRoot common.Hash, u 
 			}
 			continue
 		}
-		for _, k := range sortedKeys(ch.Storage) {
+		for _, k := range history.SortedHashes(ch.Storage) {
 			if err := w.put(slotItem(addrHash, k), encodeSlotValue(ch.Storage[k])); err != nil {
 				return common.Hash{}, err
 			}
@@ -102,7 +100,7 @@ func (w *blockWriter) applyPrecomputed(parent *state, parentRoot common.Hash, u 
 			return common.Hash{}, err
 		}
 	}
-	for _, owner := range sortedKeys(u.Nodes.Sets) {
+	for _, owner := range history.SortedHashes(u.Nodes.Sets) {
 		if err := w.putNodes(u.Nodes.Sets[owner]); err != nil {
 			return common.Hash{}, err
 		}
@@ -123,15 +121,4 @@ func (w *blockWriter) applyPrecomputed(parent *state, parentRoot common.Hash, u 
 		return common.Hash{}, fmt.Errorf("precomputed root node claims hash %s but hashes to %s", rootNode.Hash, root)
 	}
 	return root, nil
-}
-
-// sortedKeys returns a map's hash keys in increasing order, so that what a
-// block writes does not depend on map iteration.
-func sortedKeys[V any](m map[common.Hash]V) []common.Hash {
-	keys := make([]common.Hash, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b common.Hash) int { return bytes.Compare(a[:], b[:]) })
-	return keys
 }
