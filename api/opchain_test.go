@@ -112,6 +112,13 @@ func opL1Header(k uint64) *types.Header {
 
 func newOPChain(t *testing.T) *opChain {
 	t.Helper()
+	return newOPChainIn(t, store.DefaultConfig())
+}
+
+// newOPChainIn makes the chain in a store with that configuration
+// (retention, for instance).
+func newOPChainIn(t *testing.T, scfg store.Config) *opChain {
+	t.Helper()
 	ctx := context.Background()
 	config := opChainConfig()
 	key := sequencer.DevKeys(1)[0]
@@ -130,7 +137,7 @@ func newOPChain(t *testing.T) *opChain {
 	}
 	gu, err := sequencer.GenesisUpdate(g)
 	require.NoError(t, err)
-	s, err := store.OpenMem(store.DefaultConfig())
+	s, err := store.OpenMem(scfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	require.NoError(t, s.Ingest(ctx, gu))
