@@ -108,9 +108,14 @@ func decodeChangeset(b []byte) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return changeItems(entries), nil
+}
+
+// changeItems is the items of entries, in order.
+func changeItems(entries []changeEntry) [][]byte {
 	items := make([][]byte, len(entries))
 	for i, e := range entries {
 		items[i] = e.item
 	}
-	return items, nil
+	return items
 }

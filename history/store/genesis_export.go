@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -108,13 +109,5 @@ func (g *GenesisExport) storage(addrHash common.Hash) func(func(common.Hash, com
 
 // Close releases the snapshot.
 func (g *GenesisExport) Close() error {
-	err := g.it.Close()
-	return errorsJoin(err, g.snap.Close())
-}
-
-func errorsJoin(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+	return errors.Join(g.it.Close(), g.snap.Close())
 }

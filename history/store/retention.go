@@ -602,16 +602,9 @@ func aliasString(b []byte) string { return unsafe.String(unsafe.SliceData(b), le
 // step plans block p.next and returns its changeset's length.
 func (p *taskPlan) step(s *Store, r pebble.Reader) (int, error) {
 	blk := p.next
-	raw, err := getFrom(r, blockKey(changePrefix, blk))
-	if errors.Is(err, history.ErrNotFound) {
-		raw, err = nil, nil // the bulk-loaded genesis has none
-	}
+	entries, err := changeEntriesAt(r, blk)
 	if err != nil {
-		return 0, fmt.Errorf("changeset of block %d: %w", blk, err)
-	}
-	entries, err := decodeChangesetEntries(raw)
-	if err != nil {
-		return 0, fmt.Errorf("changeset of block %d: %w", blk, err)
+		return 0, err
 	}
 	var drop, quiet *roaring.Bitmap
 	written := make(map[string]bool, len(entries)) // item -> dropped, for the block's later entries
@@ -723,20 +716,9 @@ func (t *tierBytes) encode() []byte {
 	return binary.BigEndian.AppendUint64(out, t.prunedDeleted)
 }
 
-func getFrom(r pebble.Reader, key []byte) ([]byte, error) {
-	v, closer, err := r.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, history.ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := bytes.Clone(v)
-	closer.Close()
-	return out, nil
-}
-
-func changesetAt(r pebble.Reader, blk uint64) ([][]byte, error) {
+// changeEntriesAt reads and decodes block blk's changeset from r; the
+// entries alias a copy of the stored value.
+func changeEntriesAt(r pebble.Reader, blk uint64) ([]changeEntry, error) {
 	raw, err := getFrom(r, blockKey(changePrefix, blk))
 	if errors.Is(err, history.ErrNotFound) {
 		return nil, nil // the bulk-loaded genesis has none
@@ -744,7 +726,20 @@ func changesetAt(r pebble.Reader, blk uint64) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("changeset of block %d: %w", blk, err)
 	}
-	return decodeChangeset(raw)
+	entries, err := decodeChangesetEntries(raw)
+	if err != nil {
+		return nil, fmt.Errorf("changeset of block %d: %w", blk, err)
+	}
+	return entries, nil
+}
+
+// changesetAt is changeEntriesAt's items alone.
+func changesetAt(r pebble.Reader, blk uint64) ([][]byte, error) {
+	entries, err := changeEntriesAt(r, blk)
+	if err != nil {
+		return nil, err
+	}
+	return changeItems(entries), nil
 }
 
 func blockSize(r pebble.Reader, blk uint64) (uint64, error) {

@@ -158,7 +158,13 @@ func (s *Store) get(key []byte) ([]byte, error) {
 	if s.closed.Load() {
 		return nil, history.ErrClosed
 	}
-	v, closer, err := s.db.Get(key)
+	return getFrom(s.db, key)
+}
+
+// getFrom returns a copy of the value at key in r (the database, a snapshot
+// or a batch), history.ErrNotFound if absent.
+func getFrom(r pebble.Reader, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, history.ErrNotFound
 	}
