@@ -20,17 +20,12 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 	if len(us) == 0 {
 		return nil
 	}
-	if err := ctx.Err(); err != nil {
+	start := time.Now()
+	end, err := s.beginIngest(ctx)
+	if err != nil {
 		return err
 	}
-	start := time.Now()
-	s.ingesting.Add(1) // migration steps yield to ingest between their batches
-	defer s.ingesting.Add(-1)
-	s.ingestMu.Lock()
-	defer s.ingestMu.Unlock()
-	if s.closed.Load() {
-		return history.ErrClosed
-	}
+	defer end()
 	head := s.head.Load()
 	if head == nil {
 		return fmt.Errorf("ingest batch: the store holds no genesis")
@@ -44,8 +39,8 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 	fresh := make([]freshNode, 0, countNodes(us))
 	ingested := s.bytes.ingested.Load()
 	for _, u := range us {
-		if u == nil || u.Header == nil || u.Header.Number == nil {
-			return fmt.Errorf("ingest batch: update without header")
+		if err := checkUpdate(u, "ingest batch"); err != nil {
+			return err
 		}
 		n := u.Number()
 		if n != cur.Number+1 || u.Header.ParentHash != cur.Hash {
@@ -57,38 +52,29 @@ func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 		if err := completeShape(u); err != nil {
 			return fmt.Errorf("ingest batch: %w", err)
 		}
-		if u.Transactions != nil && u.Receipts != nil && len(u.Transactions) != len(u.Receipts) {
-			return fmt.Errorf("ingest block %d: %d transactions but %d receipts", n, len(u.Transactions), len(u.Receipts))
-		}
 		before := b.Len()
 		w := newBlockWriter(b, n, u)
 		root, err := w.applyPrecomputed(nil, cur.Root, u)
 		if err != nil {
 			return fmt.Errorf("ingest block %d: %w", n, err)
 		}
-		hash := u.Header.Hash()
-		if root != u.Header.Root {
-			return &history.RootMismatchError{Number: n, Hash: hash, Want: u.Header.Root, Computed: root}
-		}
-		if err := w.writeBlock(u, hash); err != nil {
-			return fmt.Errorf("ingest block %d: %w", n, err)
+		next, err := w.seal(u, root)
+		if err != nil {
+			return err
 		}
 		nodes += w.nodes
 		fresh = append(fresh, w.fresh...)
 		if ingested, err = s.countBlockBytes(b, n, uint64(b.Len()-before), ingested); err != nil {
 			return err
 		}
-		cur = history.Head{Number: n, Hash: hash, Root: root}
+		cur = next
 	}
 	if err := b.Set(metaKey(metaHead), encodeHead(cur), nil); err != nil {
 		return err
 	}
-	if err := b.Commit(s.writeOpts()); err != nil {
-		return fmt.Errorf("ingest blocks %d-%d: commit: %w", us[0].Number(), cur.Number, err)
+	if err := s.commitBlocks(b, us[0].Number(), cur, ingested, fresh); err != nil {
+		return err
 	}
-	s.head.Store(&cur)
-	s.bytes.ingested.Store(ingested)
-	s.cacheNodes(fresh)
 	s.observeBatch(time.Since(start), len(us), nodes)
 	return nil
 }

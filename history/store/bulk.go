@@ -40,11 +40,11 @@ const (
 // store interrupted mid-load refuse to open as an empty store; it has to be
 // deleted and loaded again.
 func (s *Store) LoadGenesis(ctx context.Context, src history.GenesisSource, header *types.Header, progress func(history.BulkProgress)) (*types.Header, error) {
-	s.ingestMu.Lock()
-	defer s.ingestMu.Unlock()
-	if s.closed.Load() {
-		return nil, history.ErrClosed
+	unlock, err := s.lockWrites()
+	if err != nil {
+		return nil, err
 	}
+	defer unlock()
 	if s.head.Load() != nil {
 		return nil, errors.New("load genesis: the store already holds blocks")
 	}

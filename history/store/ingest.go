@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/trie"
 	"github.com/ethereum/go-ethereum/trie/trienode"
+	"github.com/holiman/uint256"
 
 	"github.com/strata-chain/strata/history"
 )
@@ -22,23 +23,15 @@ import (
 // u.Header.Root and, only then, commits every new version, the block and the
 // head marker in one batch.
 func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
-	if u == nil || u.Header == nil || u.Header.Number == nil {
-		return fmt.Errorf("ingest: update without header")
-	}
-	if u.Transactions != nil && u.Receipts != nil && len(u.Transactions) != len(u.Receipts) {
-		return fmt.Errorf("ingest block %d: %d transactions but %d receipts", u.Number(), len(u.Transactions), len(u.Receipts))
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkUpdate(u, "ingest"); err != nil {
 		return err
 	}
 	start := time.Now()
-	s.ingesting.Add(1) // migration steps yield to ingest between their batches
-	defer s.ingesting.Add(-1)
-	s.ingestMu.Lock()
-	defer s.ingestMu.Unlock()
-	if s.closed.Load() {
-		return history.ErrClosed
+	end, err := s.beginIngest(ctx)
+	if err != nil {
+		return err
 	}
+	defer end()
 	n := u.Number()
 	parentRoot := types.EmptyRootHash
 	head := s.head.Load()
@@ -52,7 +45,6 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 	}
 	var parent *state
 	if head != nil {
-		var err error
 		if parent, err = s.openState(head.Number, head.Root); err != nil {
 			return err
 		}
@@ -74,14 +66,10 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 	if err != nil {
 		return fmt.Errorf("ingest block %d: %w", n, err)
 	}
-	hash := u.Header.Hash()
-	if root != u.Header.Root {
-		return &history.RootMismatchError{Number: n, Hash: hash, Want: u.Header.Root, Computed: root}
+	newHead, err := w.seal(u, root)
+	if err != nil {
+		return err
 	}
-	if err := w.writeBlock(u, hash); err != nil {
-		return fmt.Errorf("ingest block %d: %w", n, err)
-	}
-	newHead := history.Head{Number: n, Hash: hash, Root: root}
 	if err := b.Set(metaKey(metaHead), encodeHead(newHead), nil); err != nil {
 		return err
 	}
@@ -89,13 +77,86 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 	if err != nil {
 		return err
 	}
-	if err := b.Commit(s.writeOpts()); err != nil {
-		return fmt.Errorf("ingest block %d: commit: %w", n, err)
+	if err := s.commitBlocks(b, n, newHead, ingested, w.fresh); err != nil {
+		return err
 	}
-	s.head.Store(&newHead)
-	s.bytes.ingested.Store(ingested)
-	s.cacheNodes(w.fresh)
 	s.observeIngest(time.Since(start), w.nodes)
+	return nil
+}
+
+// checkUpdate refuses an update no head can take: one without a header
+// (the error starts with what), or whose transactions and receipts do not
+// pair up.
+func checkUpdate(u *history.BlockUpdate, what string) error {
+	if u == nil || u.Header == nil || u.Header.Number == nil {
+		return fmt.Errorf("%s: update without header", what)
+	}
+	if u.Transactions != nil && u.Receipts != nil && len(u.Transactions) != len(u.Receipts) {
+		return fmt.Errorf("ingest block %d: %d transactions but %d receipts", u.Number(), len(u.Transactions), len(u.Receipts))
+	}
+	return nil
+}
+
+// lockWrites takes the lock that serialises everything that moves the head
+// (Ingest, IngestBatch, Unwind, LoadGenesis) and checks that the store is
+// still open; unlock releases the lock.
+func (s *Store) lockWrites() (unlock func(), err error) {
+	s.ingestMu.Lock()
+	if s.closed.Load() {
+		s.ingestMu.Unlock()
+		return nil, history.ErrClosed
+	}
+	return s.ingestMu.Unlock, nil
+}
+
+// beginIngest starts writing blocks: it announces the ingest, so migration
+// steps give way between their batches, and takes the write lock. end
+// undoes both.
+func (s *Store) beginIngest(ctx context.Context) (end func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.ingesting.Add(1)
+	unlock, err := s.lockWrites()
+	if err != nil {
+		s.ingesting.Add(-1)
+		return nil, err
+	}
+	return func() {
+		unlock()
+		s.ingesting.Add(-1)
+	}, nil
+}
+
+// seal ends a block whose state the writer applied, root being the state
+// root that computed: it must be the header's, and then the block's header,
+// body, receipts, lookups, code and changeset are written. It returns the
+// head the block makes.
+func (w *blockWriter) seal(u *history.BlockUpdate, root common.Hash) (history.Head, error) {
+	n := w.block
+	hash := u.Header.Hash()
+	if root != u.Header.Root {
+		return history.Head{}, &history.RootMismatchError{Number: n, Hash: hash, Want: u.Header.Root, Computed: root}
+	}
+	if err := w.writeBlock(u, hash); err != nil {
+		return history.Head{}, fmt.Errorf("ingest block %d: %w", n, err)
+	}
+	return history.Head{Number: n, Hash: hash, Root: root}, nil
+}
+
+// commitBlocks commits b, which holds blocks from..head.Number and the head
+// marker, and then publishes it: the new head, the ingested byte count and
+// the trie nodes the blocks wrote (for the node cache).
+func (s *Store) commitBlocks(b *pebble.Batch, from uint64, head history.Head, ingested uint64, fresh []freshNode) error {
+	if err := b.Commit(s.writeOpts()); err != nil {
+		if from == head.Number {
+			return fmt.Errorf("ingest block %d: commit: %w", from, err)
+		}
+		return fmt.Errorf("ingest blocks %d-%d: commit: %w", from, head.Number, err)
+	}
+	s.head.Store(&head)
+	s.bytes.ingested.Store(ingested)
+	s.cacheNodes(fresh)
 	return nil
 }
 
@@ -215,7 +276,7 @@ func (w *blockWriter) applyState(parent *state, parentRoot common.Hash, u *histo
 				return common.Hash{}, err
 			}
 		}
-		acc := types.StateAccount{Balance: new(uint256Int), CodeHash: types.EmptyCodeHash.Bytes()}
+		acc := types.StateAccount{Balance: new(uint256.Int), CodeHash: types.EmptyCodeHash.Bytes()}
 		if prev != nil {
 			acc = *prev
 		}

@@ -3,10 +3,7 @@ package store
 import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/triedb/database"
-	"github.com/holiman/uint256"
 )
-
-type uint256Int = uint256.Int
 
 // trieNodes is what ingest needs to open tries: go-ethereum's node database.
 type trieNodes = database.NodeDatabase

@@ -28,7 +28,7 @@ type Store struct {
 	log   *slog.Logger
 	nodes *lru.Cache[common.Hash, []byte] // hash -> node blob; content-addressed, never stale
 
-	ingestMu sync.Mutex // serialises Ingest and Unwind
+	ingestMu sync.Mutex // serialises what moves the head (lockWrites)
 
 	// head is the newest committed block, nil while the store is empty.
 	// Written only under ingestMu after the batch that moves it committed.

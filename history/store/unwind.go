@@ -12,11 +12,11 @@ import (
 // header, body, receipts and lookups. Code stays (it is content-addressed).
 // It is how a reorg is undone before the new branch is ingested.
 func (s *Store) Unwind(ctx context.Context, n uint64) error {
-	s.ingestMu.Lock()
-	defer s.ingestMu.Unlock()
-	if s.closed.Load() {
-		return history.ErrClosed
+	unlock, err := s.lockWrites()
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	head := s.head.Load()
 	if head == nil {
 		return history.ErrEmpty
