@@ -3,6 +3,7 @@ package follower_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"log/slog"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethereum-optimism/optimism/op-service/sources"
+	"github.com/ethereum/go-ethereum/beacon/engine"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core"
@@ -55,6 +57,8 @@ func pct(s []time.Duration, p float64) time.Duration { return s[min(len(s)-1, in
 //     trie at several blocks, walked from the state root through Strata
 //     with op-service's debug client (NodeByHash, CodeByHash), byte-equal
 //     to op-geth's debug_dbGet of the same hash, and every code;
+//   - debug_executePayload (op-reth's; op-geth has none): every block rebuilt
+//     from op-node's attributes gives op-geth's witness of that block;
 //   - debug_getRawTransaction, debug_getRawHeader, debug_getRawBlock and
 //     debug_getRawReceipts, raw JSON.
 func TestProofHostMethodsAgainstOpGeth(t *testing.T) {
@@ -107,6 +111,7 @@ func TestProofHostMethodsAgainstOpGeth(t *testing.T) {
 	// Execution witnesses.
 	var witnessTook []time.Duration
 	nodes, codes := 0, 0
+	gethWitness := map[uint64]*stateless.ExtWitness{}
 	for n := uint64(1); n <= c.head; n++ {
 		num := hexutil.Uint64(n)
 		var want, got stateless.ExtWitness
@@ -117,6 +122,7 @@ func TestProofHostMethodsAgainstOpGeth(t *testing.T) {
 		witnessTook = append(witnessTook, time.Since(start))
 		require.NoError(t, json.Unmarshal(wantRaw, &want))
 		require.NoError(t, json.Unmarshal(gotRaw, &got))
+		gethWitness[n] = &want
 		require.Equal(t, byHash(want.State), byHash(got.State), "block %d: witness state nodes", n)
 		require.Equal(t, byHash(want.Codes), byHash(got.Codes), "block %d: witness codes", n)
 		require.Len(t, got.Headers, len(want.Headers), "block %d: witness headers", n)
@@ -145,6 +151,38 @@ func TestProofHostMethodsAgainstOpGeth(t *testing.T) {
 		require.NoError(t, err, "block %d: stateless execution of Strata's witness", n)
 		require.Equal(t, h.Root, root, "block %d", n)
 		require.Equal(t, h.ReceiptHash, receipts, "block %d", n)
+	}
+
+	// debug_executePayload (op-reth's method, which op-geth lacks): each
+	// block rebuilt on its parent from op-node's attributes for it gives
+	// op-geth's witness of that block.
+	for n := uint64(1); n <= c.head; n++ {
+		h, err := s.HeaderByNumber(n)
+		require.NoError(t, err)
+		body, err := s.Body(n)
+		require.NoError(t, err)
+		gasLimit := h.GasLimit
+		attrs := engine.PayloadAttributes{
+			Timestamp: h.Time, Random: h.MixDigest, SuggestedFeeRecipient: h.Coinbase, Withdrawals: []*types.Withdrawal{},
+			BeaconRoot: h.ParentBeaconRoot, GasLimit: &gasLimit, NoTxPool: true, EIP1559Params: h.Extra[1:9],
+		}
+		if f.ChainConfig().IsJovian(h.Time) {
+			m := binary.BigEndian.Uint64(h.Extra[9:17])
+			attrs.MinBaseFee = &m
+		}
+		for _, tx := range body {
+			raw, err := tx.MarshalBinary()
+			require.NoError(t, err)
+			attrs.Transactions = append(attrs.Transactions, raw)
+		}
+		var pw api.PayloadWitness
+		require.NoError(t, strata.Call(&pw, "debug_executePayload", h.ParentHash, attrs), "block %d", n)
+		require.Equal(t, byHash(gethWitness[n].State), byHash(pw.State), "block %d: executePayload state vs op-geth's witness", n)
+		require.Equal(t, byHash(gethWitness[n].Codes), byHash(pw.Codes), "block %d: executePayload codes vs op-geth's witness", n)
+		require.Len(t, pw.Headers, len(gethWitness[n].Headers))
+		for i, enc := range pw.Headers {
+			require.Equal(t, gethWitness[n].Headers[i].Hash(), crypto.Keccak256Hash(enc), "block %d: header %d", n, i)
+		}
 	}
 
 	// debug_dbGet walks.
