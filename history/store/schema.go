@@ -6,9 +6,28 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 )
 
-// SchemaVersion is the on-disk layout version this build reads and writes.
-// Bump it whenever a key or value layout below changes.
-const SchemaVersion uint64 = 1
+// SchemaVersion is the on-disk layout version this build writes. Bump it
+// whenever a key or value layout changes, and say here what changed:
+//
+//  1. The first layout. A changeset (d + block) lists the items the block
+//     wrote: uvarint(len(item)) and the item, nothing else.
+//  2. Changesets start with the format byte 0x00 and record the length of
+//     every value written, so migration counts freed bytes without reads.
+//  3. Changesets in format 0x01 also carry the values of accounts and
+//     slots, so a block's update reads back with one Get.
+//
+// Versions 1 and 2 differ from 3 in the changesets, and each changeset says
+// which layout it is in (changeset.go; the golden changesets keep every one
+// decoding), so this build reads them as they are. (The first version-1
+// stores also predate the tiers' meta names and size keys z; absent, those
+// read as zero: no block moved down a tier, no bytes counted yet.) Opening
+// such a store migrates it by raising its marker to SchemaVersion, after
+// which an older build refuses it, as it could not read the changesets this
+// build writes. A store of any other version is refused.
+const SchemaVersion uint64 = 3
+
+// oldestSchemaVersion is the oldest layout this build opens and migrates.
+const oldestSchemaVersion uint64 = 1
 
 // Key prefixes. Every versioned key ends in ^block (8 bytes, big endian), so
 // the newest version at or below block n is the first key at or after
@@ -30,7 +49,7 @@ var (
 
 // Meta names.
 var (
-	metaSchema = []byte("schema") // uint64 SchemaVersion
+	metaSchema = []byte("schema") // uint64: the store's SchemaVersion
 	metaHead   = []byte("head")   // block(8) + hash(32) + root(32)
 	metaOldest = []byte("oldest") // block(8): oldest block whose state is held
 )

@@ -57,8 +57,9 @@ var (
 	_ history.Ingester = (*Store)(nil)
 )
 
-// Open opens (creating if needed) the store in dir. A store written with
-// another schema version is refused.
+// Open opens (creating if needed) the store in dir. A store of an older
+// schema version this build reads is migrated; one of a version it does not
+// know is refused (see SchemaVersion).
 func Open(dir string, cfg Config, log *slog.Logger) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("store config: %w", err)
@@ -101,21 +102,10 @@ func OpenMem(cfg Config) (*Store, error) {
 }
 
 func (s *Store) loadMeta() error {
-	v, err := s.get(metaKey(metaSchema))
-	switch {
-	case errors.Is(err, history.ErrNotFound):
-		// A new store, or one that never committed a block: claim it.
-		if err := s.db.Set(metaKey(metaSchema), encodeBlock(SchemaVersion), pebble.Sync); err != nil {
-			return fmt.Errorf("write schema version: %w", err)
-		}
-	case err != nil:
-		return fmt.Errorf("read schema version: %w", err)
-	case len(v) != 8:
-		return fmt.Errorf("corrupt schema version %x", v)
-	case binary.BigEndian.Uint64(v) != SchemaVersion:
-		return fmt.Errorf("store has schema version %d, this build reads version %d: use a matching strata build or a new datadir", binary.BigEndian.Uint64(v), SchemaVersion)
+	if err := s.checkSchema(); err != nil {
+		return err
 	}
-	v, err = s.get(metaKey(metaHead))
+	v, err := s.get(metaKey(metaHead))
 	switch {
 	case errors.Is(err, history.ErrNotFound):
 		if _, err := s.get(metaKey(metaBulkLoad)); err == nil {
@@ -134,6 +124,44 @@ func (s *Store) loadMeta() error {
 		s.oldest.Store(binary.BigEndian.Uint64(v))
 	}
 	return s.loadRetentionMeta()
+}
+
+// checkSchema decides what to do with the store's layout version (see
+// SchemaVersion): a new store is claimed at SchemaVersion; a store of an
+// older version this build reads (oldestSchemaVersion and up) is migrated
+// by raising its marker; any other version is refused, naming both.
+func (s *Store) checkSchema() error {
+	v, err := s.get(metaKey(metaSchema))
+	switch {
+	case errors.Is(err, history.ErrNotFound):
+		// A new store, or one that never committed a block: claim it.
+		if err := s.db.Set(metaKey(metaSchema), encodeBlock(SchemaVersion), pebble.Sync); err != nil {
+			return fmt.Errorf("write schema version: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("read schema version: %w", err)
+	case len(v) != 8:
+		return fmt.Errorf("corrupt schema version %x", v)
+	}
+	switch have := binary.BigEndian.Uint64(v); {
+	case have == SchemaVersion:
+		return nil
+	case have > SchemaVersion:
+		return fmt.Errorf("store has schema version %d, this build reads version %d: use a matching strata build or a new datadir", have, SchemaVersion)
+	case have < oldestSchemaVersion:
+		return fmt.Errorf("store has schema version %d, this build reads versions %d to %d: use a new datadir", have, oldestSchemaVersion, SchemaVersion)
+	default:
+		// Only the changesets changed since, and each says its layout: the
+		// data reads as it is. The marker goes up so that an older build,
+		// which could not read the changesets this build writes, refuses
+		// the store from now on.
+		if err := s.db.Set(metaKey(metaSchema), encodeBlock(SchemaVersion), pebble.Sync); err != nil {
+			return fmt.Errorf("migrate schema version %d to %d: %w", have, SchemaVersion, err)
+		}
+		s.log.Info("Migrated the store's schema version", "from", have, "to", SchemaVersion)
+		return nil
+	}
 }
 
 func encodeHead(h history.Head) []byte {
