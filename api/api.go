@@ -2,7 +2,9 @@
 // server: the eth_ methods proof clients use (answers byte-compatible with
 // geth), op-node's optimism_outputAtBlock, optimism_syncStatus and
 // optimism_rollupConfig, op-geth's debug_chainConfig and raw debug_
-// encodings. It knows nothing of where blocks come from.
+// encodings. It knows nothing of where blocks come from. It also serves
+// operators: OpsServer (metrics, /healthz, /readyz, GET /v1/status) and
+// GRPCServer (health, strata.v1.Status and whatever the node registers).
 package api
 
 import (

@@ -234,8 +234,8 @@ type node struct {
 	drv    *sequencer.EngineDriver // fullstack and sequencer modes, engine mode
 	fol    *follower.Follower      // follower mode, and engine mode's follower of op-geth
 	api    *api.Server
-	ops    *opsServer
-	grpc   *grpcServer
+	ops    *api.OpsServer
+	grpc   *api.GRPCServer
 	status *statusWindow
 	slo    *slo.Monitor
 	// committed is signalled after each ingested block or batch; retention
@@ -366,24 +366,22 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 		return nil, err
 	}
 	if cfg.MetricsPort != 0 {
-		gw, err := api.StatusGateway(context.Background(), n.nodeStatus)
+		n.ops, err = api.NewOpsServer(api.OpsConfig{Addr: net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.MetricsPort)),
+			Gatherer: n.reg, Ready: n.ready, Status: n.nodeStatus, Log: log})
 		if err != nil {
 			return nil, err
 		}
-		n.ops = newOpsServer(net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.MetricsPort)), n.reg, n.ready, gw)
-		if err := n.ops.Start(log); err != nil {
+		if err := n.ops.Start(context.Background()); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.GRPCPort != 0 {
-		n.grpc = newGRPCServer(net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.GRPCPort)))
+		n.grpc = api.NewGRPCServer(api.GRPCConfig{Addr: net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.GRPCPort)), Status: n.nodeStatus, Log: log})
 		st := n.store
-		stream.Register(n.grpc.srv, st, func() (stream.GenesisExport, error) { return st.GenesisState() })
-		api.RegisterStatus(n.grpc.srv, n.nodeStatus)
-		if err := n.grpc.Start(log); err != nil {
+		stream.Register(n.grpc.Server(), st, func() (stream.GenesisExport, error) { return st.GenesisState() })
+		if err := n.grpc.Start(context.Background()); err != nil {
 			return nil, err
 		}
-		n.grpc.setServing(true)
 	}
 	return n, nil
 }
@@ -536,7 +534,7 @@ func (n *node) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if n.grpc != nil {
-		n.grpc.Stop()
+		errs = append(errs, n.grpc.Stop(ctx))
 		n.grpc = nil
 	}
 	if n.ops != nil {
