@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -182,6 +183,22 @@ func TestMeasureProofHostLatency(t *testing.T) {
 	t.Logf("debug_executionWitness, parent in the recent tier: %s", recentW)
 	t.Logf("debug_executionWitness, parent in the window (checkpoint %d, rebuilt between): %s", checkpoint, windowW)
 	pprof.StopCPUProfile()
+	// The same witnesses without HTTP and JSON: the re-execution alone.
+	direct := &backend{cfg: Config{ChainConfig: config, Reader: s}, nodes: newNodeIndex(1<<10, 64)}
+	var recentD, windowD, recentCPU, windowCPU latencies
+	for n := loadedFrom + 1; n <= head.Number; n++ {
+		t0, c0 := time.Now(), cpuTime(t)
+		_, err := direct.executionWitness(ctx, rpc.BlockNumberOrHashWithNumber(rpc.BlockNumber(n)))
+		require.NoError(t, err)
+		took, cpu := time.Since(t0), cpuTime(t)-c0
+		if n-1 >= recentFrom {
+			recentD, recentCPU = append(recentD, took), append(recentCPU, cpu)
+		} else {
+			windowD, windowCPU = append(windowD, took), append(windowCPU, cpu)
+		}
+	}
+	t.Logf("the same in process (re-execution and witness, no HTTP or JSON): recent %s; window %s", recentD, windowD)
+	t.Logf("CPU time per witness (all threads, GC included; what the machine's load does not inflate): recent %s; window %s", recentCPU, windowCPU)
 	t.Logf("witness size: %d nodes, %d codes, %.0f KB of JSON per block", nodes/count, codes/count, float64(size)/float64(count)/1024)
 
 	// What a persistent hash index would add: one key per node version a
@@ -284,6 +301,14 @@ func TestMeasureProofHostLatency(t *testing.T) {
 	t.Logf("debug_dbGet (first call, with the header scan: %s), state in the recent tier: %s", first.Round(time.Microsecond), recentDB)
 	t.Logf("debug_dbGet, state in the window: %s", windowDB)
 	t.Logf("node index: %d references noted for %d nodes served (%.0f per block walked)", noted, served, float64(noted)/6)
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestMeasureNodeIndexMemory measures the heap one node-index reference
