@@ -8,8 +8,6 @@ import (
 	"github.com/strata-chain/strata/history"
 )
 
-var _ history.BatchIngester = (*Store)(nil)
-
 // IngestBatch implements history.BatchIngester: it writes every block of us
 // (consecutive, the first one on top of the head, each with complete
 // precomputed nodes) into one Pebble batch, checks each block's root against

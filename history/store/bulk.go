@@ -214,5 +214,3 @@ func (l *bulkLoader) storage(ga *history.GenesisAccount) (common.Hash, error) {
 	root := st.Hash()
 	return root, nodeErr
 }
-
-var _ history.GenesisLoader = (*Store)(nil)

@@ -3,7 +3,10 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/strata-chain/strata/history"
 )
 
 // A changeset (key d + block) lists the versioned items a block wrote, in
@@ -118,4 +121,30 @@ func changeItems(entries []changeEntry) [][]byte {
 		items[i] = e.item
 	}
 	return items
+}
+
+// changeEntriesAt reads and decodes block blk's changeset from r; the
+// entries alias a copy of the stored value.
+func changeEntriesAt(r pebble.Reader, blk uint64) ([]changeEntry, error) {
+	raw, err := getFrom(r, blockKey(changePrefix, blk))
+	if errors.Is(err, history.ErrNotFound) {
+		return nil, nil // the bulk-loaded genesis has none
+	}
+	if err != nil {
+		return nil, fmt.Errorf("changeset of block %d: %w", blk, err)
+	}
+	entries, err := decodeChangesetEntries(raw)
+	if err != nil {
+		return nil, fmt.Errorf("changeset of block %d: %w", blk, err)
+	}
+	return entries, nil
+}
+
+// changesetAt is changeEntriesAt's items alone.
+func changesetAt(r pebble.Reader, blk uint64) ([][]byte, error) {
+	entries, err := changeEntriesAt(r, blk)
+	if err != nil {
+		return nil, err
+	}
+	return changeItems(entries), nil
 }

@@ -2,15 +2,35 @@
 // trie nodes, flat accounts and slots, code, blocks, receipts and changesets
 // in one Pebble database.
 //
-// Layout: schema.go holds SchemaVersion, the data prefixes (m n a s c b H t
-// r x d) and the meta names schema, head and oldest. The rest are declared
-// beside the code that writes them:
-//   - retention.go: the prefix z (z + block -> logical bytes the block holds)
-//     and the meta names recent, tier-bytes, ingested-bytes and migrate-task;
+// Layout: schema.go holds SchemaVersion (and what each version changed),
+// the data prefixes (m n a s c b H t r x d) and the meta names schema, head
+// and oldest. The rest are declared beside the code that writes them:
+//   - tier_bytes.go: the prefix z (z + block -> logical bytes the block
+//     holds) and the meta names tier-bytes and ingested-bytes;
+//   - tiers.go: the meta name recent; migrate.go: migrate-task;
 //   - bulk.go: the meta name bulkload (set while a bulk genesis load runs;
 //     a store with it and no head was interrupted and is refused).
 //
 // A changeset's value layout is in changeset.go.
+//
+// Files, one concept each:
+//   - store.go: the Store, Open and Close; reads.go: the history.Reader
+//     methods; state.go: a block's state over a snapshot; nodes.go: the
+//     empty trie the genesis builds on;
+//   - ingest.go: Ingest and the steps both ingest paths share; batch.go:
+//     IngestBatch; block_writer.go: one block's writes and changeset;
+//     precomputed.go: writing the producer's trie nodes as they are;
+//   - update.go: a block's update read back from its changeset; unwind.go:
+//     Unwind; bulk.go and genesis_export.go: a genesis loaded in bulk and
+//     exported; digest.go: the whole-store digest;
+//   - tiers.go: the tier policy (Retention), boundaries and status;
+//     tier_bytes.go: the byte accounting per tier; migrate.go: migration
+//     tasks (start, work, finish); migrate_plan.go: what a task deletes;
+//     prune.go: a pruning's first phase; pinned.go: the pinned tier;
+//     window.go and viewcache.go: window states rebuilt from a checkpoint
+//     and kept for a while;
+//   - disk.go: disk usage and compaction; metrics.go: Prometheus series;
+//     config.go: Config.
 //
 // Invariants:
 //   - Every block is written by Ingest in one atomic, synced batch that also

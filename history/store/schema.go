@@ -2,6 +2,10 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/strata-chain/strata/history"
 
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -95,4 +99,59 @@ func versioned(item []byte, n uint64) []byte {
 	k := make([]byte, len(item), len(item)+8)
 	copy(k, item)
 	return binary.BigEndian.AppendUint64(k, ^n)
+}
+
+func encodeHead(h history.Head) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 72), h.Number)
+	b = append(b, h.Hash[:]...)
+	return append(b, h.Root[:]...)
+}
+
+func decodeHead(b []byte) (*history.Head, error) {
+	if len(b) != 72 {
+		return nil, fmt.Errorf("corrupt head marker (%d bytes)", len(b))
+	}
+	return &history.Head{
+		Number: binary.BigEndian.Uint64(b),
+		Hash:   common.BytesToHash(b[8:40]),
+		Root:   common.BytesToHash(b[40:72]),
+	}, nil
+}
+
+// checkSchema decides what to do with the store's layout version (see
+// SchemaVersion): a new store is claimed at SchemaVersion; a store of an
+// older version this build reads (oldestSchemaVersion and up) is migrated
+// by raising its marker; any other version is refused, naming both.
+func (s *Store) checkSchema() error {
+	v, err := s.get(metaKey(metaSchema))
+	switch {
+	case errors.Is(err, history.ErrNotFound):
+		// A new store, or one that never committed a block: claim it.
+		if err := s.db.Set(metaKey(metaSchema), encodeBlock(SchemaVersion), pebble.Sync); err != nil {
+			return fmt.Errorf("write schema version: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("read schema version: %w", err)
+	case len(v) != 8:
+		return fmt.Errorf("corrupt schema version %x", v)
+	}
+	switch have := binary.BigEndian.Uint64(v); {
+	case have == SchemaVersion:
+		return nil
+	case have > SchemaVersion:
+		return fmt.Errorf("store has schema version %d, this build reads version %d: use a matching strata build or a new datadir", have, SchemaVersion)
+	case have < oldestSchemaVersion:
+		return fmt.Errorf("store has schema version %d, this build reads versions %d to %d: use a new datadir", have, oldestSchemaVersion, SchemaVersion)
+	default:
+		// Only the changesets changed since, and each says its layout: the
+		// data reads as it is. The marker goes up so that an older build,
+		// which could not read the changesets this build writes, refuses
+		// the store from now on.
+		if err := s.db.Set(metaKey(metaSchema), encodeBlock(SchemaVersion), pebble.Sync); err != nil {
+			return fmt.Errorf("migrate schema version %d to %d: %w", have, SchemaVersion, err)
+		}
+		s.log.Info("Migrated the store's schema version", "from", have, "to", SchemaVersion)
+		return nil
+	}
 }

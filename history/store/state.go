@@ -32,8 +32,6 @@ type state struct {
 	closed bool               // guarded by mu
 }
 
-var _ history.State = (*state)(nil)
-
 func (s *Store) openState(block uint64, root common.Hash) (*state, error) {
 	if s.closed.Load() {
 		return nil, history.ErrClosed
