@@ -25,6 +25,17 @@ func push2(p *program.Program, v uint64) *program.Program {
 	return p.Op(vm.PUSH2).Append([]byte{byte(v >> 8), byte(v)})
 }
 
+// onlySelector opens a contract with a single entry point: calldata whose
+// selector is not sel reverts; otherwise execution goes on at ok, the
+// JUMPDEST it ends with.
+func onlySelector(p *program.Program, sel []byte, ok uint64) {
+	p.Push(0).Op(vm.CALLDATALOAD).Push(0xe0).Op(vm.SHR)
+	p.Push(sel).Op(vm.EQ)
+	push2(p, ok).Op(vm.JUMPI)
+	p.Push(0).Push(0).Op(vm.REVERT)
+	p.Jumpdest()
+}
+
 // MessagePasserCode is the runtime code of the devnet's withdrawal recorder at
 // MessagePasserAddress. It keeps the storage layout of the OP Stack's
 // L2ToL1MessagePasser: `mapping(bytes32 => bool) sentMessages` at slot 0 and
@@ -41,12 +52,7 @@ func push2(p *program.Program, v uint64) *program.Program {
 func MessagePasserCode() []byte {
 	build := func(ok uint64) *program.Program {
 		p := program.New()
-		// Dispatch on the selector.
-		p.Push(0).Op(vm.CALLDATALOAD).Push(0xe0).Op(vm.SHR)
-		p.Push(initiateWithdrawalSelector).Op(vm.EQ)
-		push2(p, ok).Op(vm.JUMPI)
-		p.Push(0).Push(0).Op(vm.REVERT)
-		p.Jumpdest()
+		onlySelector(p, initiateWithdrawalSelector, ok)
 		// abi.encode(nonce, sender, target, value, gasLimit, data) at memory 0.
 		p.Push(1).Op(vm.SLOAD).Push(0x00).Op(vm.MSTORE)
 		p.Op(vm.CALLER).Push(0x20).Op(vm.MSTORE)
@@ -175,11 +181,7 @@ func jumpdests(code []byte) []uint64 {
 func TokenCode() []byte {
 	build := func(ok, short uint64) *program.Program {
 		p := program.New()
-		p.Push(0).Op(vm.CALLDATALOAD).Push(0xe0).Op(vm.SHR)
-		p.Push(transferSelector).Op(vm.EQ)
-		push2(p, ok).Op(vm.JUMPI)
-		p.Push(0).Push(0).Op(vm.REVERT)
-		p.Jumpdest()
+		onlySelector(p, transferSelector, ok)
 		// kFrom = keccak(caller ‖ 0)
 		p.Op(vm.CALLER).Push(0).Op(vm.MSTORE).Push(0).Push(0x20).Op(vm.MSTORE)
 		p.Push(0x40).Push(0).Op(vm.KECCAK256)                                    // [kFrom]
