@@ -73,17 +73,7 @@ Results go to --out as <profile>-<time>.json/.md/-*.png, judged against
 			if err != nil {
 				return err
 			}
-			md, err := rep.Write(o.out)
-			if err != nil {
-				return err
-			}
-			text, err := os.ReadFile(md)
-			if err != nil {
-				return err
-			}
-			fmt.Fprint(cmd.OutOrStdout(), string(text))
-			log.Info("Wrote the bench report", "markdown", md)
-			return nil
+			return printReport(cmd, log, "bench", rep.Write, o.out)
 		},
 	}
 	f := cmd.Flags()
@@ -102,26 +92,38 @@ Results go to --out as <profile>-<time>.json/.md/-*.png, judged against
 	return cmd
 }
 
-func parseDurations(s string) ([]time.Duration, error) {
-	var out []time.Duration
-	for _, f := range strings.Split(s, ",") {
-		d, err := time.ParseDuration(strings.TrimSpace(f))
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("bad duration %q", f)
-		}
-		out = append(out, d)
+// printReport has write put a report into dir, prints the Markdown file it
+// wrote and logs where that is.
+func printReport(cmd *cobra.Command, log *slog.Logger, what string, write func(dir string) (string, error), dir string) error {
+	md, err := write(dir)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	text, err := os.ReadFile(md)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(cmd.OutOrStdout(), string(text))
+	log.Info("Wrote the "+what+" report", "markdown", md)
+	return nil
 }
 
-func parseInts(s string) ([]int, error) {
-	var out []int
+func parseDurations(s string) ([]time.Duration, error) {
+	return parseList(s, "duration", time.ParseDuration)
+}
+
+func parseInts(s string) ([]int, error) { return parseList(s, "count", strconv.Atoi) }
+
+// parseList parses a comma-separated list of positive values; what names
+// a value in the error.
+func parseList[T int | time.Duration](s, what string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
 	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("bad count %q", f)
+		v, err := parse(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("bad %s %q", what, f)
 		}
-		out = append(out, n)
+		out = append(out, v)
 	}
 	return out, nil
 }

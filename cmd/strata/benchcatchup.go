@@ -58,17 +58,7 @@ alone.`,
 			if err != nil {
 				return err
 			}
-			md, err := rec.Write(o.out)
-			if err != nil {
-				return err
-			}
-			text, err := os.ReadFile(md)
-			if err != nil {
-				return err
-			}
-			fmt.Fprint(cmd.OutOrStdout(), string(text))
-			log.Info("Wrote the recovery report", "markdown", md)
-			return nil
+			return printReport(cmd, log, "recovery", rec.Write, o.out)
 		},
 	}
 	f := cmd.Flags()
