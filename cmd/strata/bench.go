@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/strata-chain/strata/bench"
 	"github.com/strata-chain/strata/history/store"
@@ -27,18 +28,16 @@ func newBenchCmd() *cobra.Command {
 
 // benchRunOptions are the knobs of `strata bench run`.
 type benchRunOptions struct {
-	profile         string
-	blockTimes      []time.Duration
-	warmup          time.Duration
-	duration        time.Duration
-	clients         []int
-	rate            float64
-	contract        string
-	out             string
-	initialAccounts int
-	initialSlots    int
-	gasPerSecond    uint64
-	follower        bool
+	profile    string
+	blockTimes []time.Duration
+	warmup     time.Duration
+	duration   time.Duration
+	clients    []int
+	rate       float64
+	contract   string
+	out        string
+	overrides  profileOverrides
+	follower   bool
 }
 
 func newBenchRunCmd() *cobra.Command {
@@ -85,11 +84,41 @@ Results go to --out as <profile>-<time>.json/.md/-*.png, judged against
 	f.Float64Var(&o.rate, "rate", 200, "constant-arrival eth_getProof rate per second (0 skips the open-loop run)")
 	f.StringVar(&o.contract, "contract", "configs/contract.yaml", "shipping contract to judge against")
 	f.StringVar(&o.out, "out", "bench/results", "output directory")
+	o.overrides.register(f)
+	f.BoolVar(&o.follower, "follower", false, "also run a follower of the chain's block stream (own store) and measure its lag and ingest")
+	return cmd
+}
+
+// profileOverrides are the flags with which strata bench run and strata
+// bench catchup change a load profile's initial state and gas rate.
+type profileOverrides struct {
+	initialAccounts int // negative keeps the profile's
+	initialSlots    int // negative keeps the profile's
+	gasPerSecond    uint64
+}
+
+func (o *profileOverrides) register(f *pflag.FlagSet) {
 	f.IntVar(&o.initialAccounts, "initial-accounts", -1, "override the profile's initial accounts")
 	f.IntVar(&o.initialSlots, "initial-slots", -1, "override the profile's initial slots")
 	f.Uint64Var(&o.gasPerSecond, "gas-per-second", 0, "override the profile's gas per second")
-	f.BoolVar(&o.follower, "follower", false, "also run a follower of the chain's block stream (own store) and measure its lag and ingest")
-	return cmd
+}
+
+// load reads the profile at path with the overrides applied.
+func (o profileOverrides) load(path string) (*bench.Profile, error) {
+	prof, err := bench.LoadProfile(path)
+	if err != nil {
+		return nil, err
+	}
+	if o.initialAccounts >= 0 {
+		prof.Initial.Accounts = o.initialAccounts
+	}
+	if o.initialSlots >= 0 {
+		prof.Initial.Slots = o.initialSlots
+	}
+	if o.gasPerSecond > 0 {
+		prof.GasPerSecond = o.gasPerSecond
+	}
+	return prof, nil
 }
 
 // printReport has write put a report into dir, prints the Markdown file it
@@ -129,18 +158,9 @@ func parseList[T int | time.Duration](s, what string, parse func(string) (T, err
 }
 
 func benchRun(ctx context.Context, o benchRunOptions, log *slog.Logger, cmd *cobra.Command) (*bench.Report, error) {
-	prof, err := bench.LoadProfile(o.profile)
+	prof, err := o.overrides.load(o.profile)
 	if err != nil {
 		return nil, err
-	}
-	if o.initialAccounts >= 0 {
-		prof.Initial.Accounts = o.initialAccounts
-	}
-	if o.initialSlots >= 0 {
-		prof.Initial.Slots = o.initialSlots
-	}
-	if o.gasPerSecond > 0 {
-		prof.GasPerSecond = o.gasPerSecond
 	}
 	contract, err := bench.LoadContract(o.contract)
 	if err != nil {

@@ -20,19 +20,17 @@ import (
 )
 
 type benchCatchupOptions struct {
-	profile         string
-	blockTime       time.Duration
-	outage          time.Duration
-	warmup          time.Duration
-	maxRecovery     time.Duration
-	chainLive       bool
-	contract        string
-	out             string
-	initialAccounts int
-	initialSlots    int
-	gasPerSecond    uint64
-	catchup         catchup.Config
-	datadir         string
+	profile     string
+	blockTime   time.Duration
+	outage      time.Duration
+	warmup      time.Duration
+	maxRecovery time.Duration
+	chainLive   bool
+	contract    string
+	out         string
+	overrides   profileOverrides
+	catchup     catchup.Config
+	datadir     string
 }
 
 func newBenchCatchupCmd() *cobra.Command {
@@ -70,9 +68,7 @@ alone.`,
 	f.BoolVar(&o.chainLive, "chain-live", true, "keep the chain producing while the follower catches up")
 	f.StringVar(&o.contract, "contract", "configs/contract.yaml", "shipping contract (lag SLOs, minimum catch-up speed)")
 	f.StringVar(&o.out, "out", "bench/results", "output directory")
-	f.IntVar(&o.initialAccounts, "initial-accounts", -1, "override the profile's initial accounts")
-	f.IntVar(&o.initialSlots, "initial-slots", -1, "override the profile's initial slots")
-	f.Uint64Var(&o.gasPerSecond, "gas-per-second", 0, "override the profile's gas per second")
+	o.overrides.register(f)
 	f.StringVar(&o.datadir, "datadir", "", "keep the chain's (DIR/chain) and the follower's (DIR/follower) stores here (default a temporary directory, removed)")
 	f.IntVar(&o.catchup.BatchBlocks, "batch-blocks", o.catchup.BatchBlocks, "catch-up blocks per batch")
 	f.IntVar(&o.catchup.Fetchers, "fetchers", o.catchup.Fetchers, "catch-up batches fetched ahead")
@@ -80,18 +76,9 @@ alone.`,
 }
 
 func benchCatchup(ctx context.Context, o benchCatchupOptions, log *slog.Logger, cmd *cobra.Command) (*bench.Recovery, error) {
-	prof, err := bench.LoadProfile(o.profile)
+	prof, err := o.overrides.load(o.profile)
 	if err != nil {
 		return nil, err
-	}
-	if o.initialAccounts >= 0 {
-		prof.Initial.Accounts = o.initialAccounts
-	}
-	if o.initialSlots >= 0 {
-		prof.Initial.Slots = o.initialSlots
-	}
-	if o.gasPerSecond > 0 {
-		prof.GasPerSecond = o.gasPerSecond
 	}
 	contract, err := bench.LoadContract(o.contract)
 	if err != nil {
