@@ -60,44 +60,44 @@ func (s *Store) NumberByHash(hash common.Hash) (uint64, error) {
 
 // Body implements history.Reader.
 func (s *Store) Body(n uint64) (types.Transactions, error) {
-	if _, err := s.HeaderByNumber(n); err != nil {
-		return nil, err
-	}
-	v, err := s.get(blockKey(bodyPrefix, n))
-	if errors.Is(err, history.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var txs types.Transactions
-	if err := rlp.DecodeBytes(v, &txs); err != nil {
-		return nil, fmt.Errorf("decode body %d: %w", n, err)
+	if found, err := s.blockRLP(n, bodyPrefix, "body", &txs); !found || err != nil {
+		return nil, err
 	}
 	return txs, nil
 }
 
 // Receipts implements history.Reader.
 func (s *Store) Receipts(n uint64) (types.Receipts, error) {
-	if _, err := s.HeaderByNumber(n); err != nil {
-		return nil, err
-	}
-	v, err := s.get(blockKey(receiptPrefix, n))
-	if errors.Is(err, history.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var stored []*types.ReceiptForStorage
-	if err := rlp.DecodeBytes(v, &stored); err != nil {
-		return nil, fmt.Errorf("decode receipts %d: %w", n, err)
+	if found, err := s.blockRLP(n, receiptPrefix, "receipts", &stored); !found || err != nil {
+		return nil, err
 	}
 	out := make(types.Receipts, len(stored))
 	for i, r := range stored {
 		out[i] = (*types.Receipt)(r)
 	}
 	return out, nil
+}
+
+// blockRLP decodes into out what block n holds under prefix (what names
+// it in errors); found is false when the block holds none (its producer
+// gave none). A block the store does not hold is an error.
+func (s *Store) blockRLP(n uint64, prefix []byte, what string, out any) (found bool, err error) {
+	if _, err := s.HeaderByNumber(n); err != nil {
+		return false, err
+	}
+	v, err := s.get(blockKey(prefix, n))
+	if errors.Is(err, history.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := rlp.DecodeBytes(v, out); err != nil {
+		return false, fmt.Errorf("decode %s %d: %w", what, n, err)
+	}
+	return true, nil
 }
 
 // TxLookup implements history.Reader.
