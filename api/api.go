@@ -5,9 +5,9 @@
 // encodings, and what fault-proof and ZK proof hosts read from their L2
 // node: debug_dbGet (trie nodes and code by hash), debug_executionWitness
 // and op-reth's debug_executePayload (docs/proof-hosts.md). It knows nothing
-// of where blocks come from. It also serves
-// operators: OpsServer (metrics, /healthz, /readyz, GET /v1/status) and
-// GRPCServer (health, strata.v1.Status and whatever the node registers).
+// of where blocks come from. It also serves operators: OpsServer (metrics,
+// /healthz, /readyz, GET /v1/status) and GRPCServer (health,
+// strata.v1.Status and whatever the node registers).
 package api
 
 import (
