@@ -54,8 +54,28 @@ type Forks struct {
 func ChainConfig(chainID uint64, genesisTime uint64, forks Forks) *params.ChainConfig {
 	zero := uint64(0)
 	at := func(t uint64) *uint64 { return &t }
-	c := &params.ChainConfig{
-		ChainID:                 new(big.Int).SetUint64(chainID),
+	c := ethereumThroughPrague(new(big.Int).SetUint64(chainID))
+	c.BlobScheduleConfig = nil // op-geth refuses one on an OP chain
+	c.BedrockBlock = big.NewInt(0)
+	c.RegolithTime, c.CanyonTime, c.EcotoneTime, c.FjordTime = &zero, &zero, &zero, &zero
+	c.GraniteTime, c.HoloceneTime, c.IsthmusTime = &zero, &zero, &zero
+	c.Optimism = &params.OptimismConfig{
+		EIP1559Elasticity:        EIP1559Elasticity,
+		EIP1559Denominator:       50,
+		EIP1559DenominatorCanyon: at(EIP1559Denominator),
+	}
+	if forks.JovianAfter != nil {
+		c.JovianTime = at(genesisTime + *forks.JovianAfter)
+	}
+	return c
+}
+
+// ethereumThroughPrague is a chain configuration with every Ethereum fork
+// through Prague active at genesis (blob schedules for Cancun and Prague).
+func ethereumThroughPrague(chainID *big.Int) *params.ChainConfig {
+	zero := uint64(0)
+	return &params.ChainConfig{
+		ChainID:                 chainID,
 		HomesteadBlock:          big.NewInt(0),
 		EIP150Block:             big.NewInt(0),
 		EIP155Block:             big.NewInt(0),
@@ -74,24 +94,11 @@ func ChainConfig(chainID uint64, genesisTime uint64, forks Forks) *params.ChainC
 		ShanghaiTime:            &zero,
 		CancunTime:              &zero,
 		PragueTime:              &zero,
-		BedrockBlock:            big.NewInt(0),
-		RegolithTime:            &zero,
-		CanyonTime:              &zero,
-		EcotoneTime:             &zero,
-		FjordTime:               &zero,
-		GraniteTime:             &zero,
-		HoloceneTime:            &zero,
-		IsthmusTime:             &zero,
-		Optimism: &params.OptimismConfig{
-			EIP1559Elasticity:        EIP1559Elasticity,
-			EIP1559Denominator:       50,
-			EIP1559DenominatorCanyon: at(EIP1559Denominator),
+		BlobScheduleConfig: &params.BlobScheduleConfig{
+			Cancun: params.DefaultCancunBlobConfig,
+			Prague: params.DefaultPragueBlobConfig,
 		},
 	}
-	if forks.JovianAfter != nil {
-		c.JovianTime = at(genesisTime + *forks.JovianAfter)
-	}
-	return c
 }
 
 // SystemConfig is the devnet's genesis system config, as op-node reads it
@@ -145,28 +152,7 @@ type L1 struct {
 // L1ChainConfig is the synthetic L1's fork schedule: an Ethereum chain with
 // every fork through Prague at genesis.
 func L1ChainConfig() *params.ChainConfig {
-	zero := uint64(0)
-	return &params.ChainConfig{
-		ChainID:                 new(big.Int).Set(chain.DevnetL1ChainID),
-		HomesteadBlock:          big.NewInt(0),
-		EIP150Block:             big.NewInt(0),
-		EIP155Block:             big.NewInt(0),
-		EIP158Block:             big.NewInt(0),
-		ByzantiumBlock:          big.NewInt(0),
-		ConstantinopleBlock:     big.NewInt(0),
-		PetersburgBlock:         big.NewInt(0),
-		IstanbulBlock:           big.NewInt(0),
-		BerlinBlock:             big.NewInt(0),
-		LondonBlock:             big.NewInt(0),
-		TerminalTotalDifficulty: big.NewInt(0),
-		ShanghaiTime:            &zero,
-		CancunTime:              &zero,
-		PragueTime:              &zero,
-		BlobScheduleConfig: &params.BlobScheduleConfig{
-			Cancun: params.DefaultCancunBlobConfig,
-			Prague: params.DefaultPragueBlobConfig,
-		},
-	}
+	return ethereumThroughPrague(new(big.Int).Set(chain.DevnetL1ChainID))
 }
 
 // Header is L1 block k. Its parent hash chains to block k-1's hash through

@@ -32,17 +32,8 @@ func TestOpGethAcceptsBlocks(t *testing.T) {
 	cfg.Forks = Forks{JovianAfter: &jovian}
 	cfg.L1BlockTime = 4 * time.Second
 	cfg.DepositsPerEpoch = 2
-	s, err := store.OpenMem(store.DefaultConfig())
-	require.NoError(t, err)
-	defer s.Close()
-	seq := newTestSequencer(t, cfg, s)
-	g, err := Genesis(cfg, seq.BlockMillis(0))
-	require.NoError(t, err)
-	node := opgethtest.Start(t, g)
+	seq, s, node, cl := withOpGeth(t, cfg)
 	ctx := context.Background()
-	cl := enginecl.New(enginecl.Config{URL: node.AuthURL, JWTSecretPath: node.JWTPath})
-	require.NoError(t, cl.Start(ctx))
-	defer cl.Stop()
 
 	var gethGenesis struct {
 		Hash common.Hash `json:"hash"`
@@ -103,22 +94,15 @@ func TestOpGethAcceptsBlocks(t *testing.T) {
 func TestOpGethRefusesSharedTimestamps(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Load.GasPerSecond = 0
-	s, err := store.OpenMem(store.DefaultConfig())
-	require.NoError(t, err)
-	defer s.Close()
-	seq := newTestSequencer(t, cfg, s)
-	g, err := Genesis(cfg, seq.BlockMillis(0))
-	require.NoError(t, err)
-	node := opgethtest.Start(t, g)
+	seq, s, _, cl := withOpGeth(t, cfg)
 	ctx := context.Background()
-	cl := enginecl.New(enginecl.Config{URL: node.AuthURL, JWTSecretPath: node.JWTPath})
-	require.NoError(t, cl.Start(ctx))
-	defer cl.Stop()
-	_, err = seq.step(ctx, time.UnixMilli(int64(seq.BlockMillis(1))))
+	_, err := seq.step(ctx, time.UnixMilli(int64(seq.BlockMillis(1))))
 	require.NoError(t, err)
 	h, err := s.HeaderByNumber(1)
 	require.NoError(t, err)
-	require.Equal(t, g.Timestamp, h.Time, "200 ms after genesis is the same whole second")
+	g, err := s.HeaderByNumber(0)
+	require.NoError(t, err)
+	require.Equal(t, g.Time, h.Time, "200 ms after genesis is the same whole second")
 	body, err := s.Body(1)
 	require.NoError(t, err)
 	block := types.NewBlockWithHeader(h).WithBody(types.Body{Transactions: body, Withdrawals: types.Withdrawals{}})
@@ -137,4 +121,22 @@ func ptrString(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// withOpGeth opens an in-memory chain with cfg's genesis under a test
+// sequencer, and starts a real op-geth from the same genesis with an Engine
+// API client to it.
+func withOpGeth(t *testing.T, cfg Config) (*Sequencer, *store.Store, *opgethtest.Node, *enginecl.Client) {
+	t.Helper()
+	s, err := store.OpenMem(store.DefaultConfig())
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	seq := newTestSequencer(t, cfg, s)
+	g, err := Genesis(cfg, seq.BlockMillis(0))
+	require.NoError(t, err)
+	node := opgethtest.Start(t, g)
+	cl := enginecl.New(enginecl.Config{URL: node.AuthURL, JWTSecretPath: node.JWTPath})
+	require.NoError(t, cl.Start(context.Background()))
+	t.Cleanup(cl.Stop)
+	return seq, s, node, cl
 }
