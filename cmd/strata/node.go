@@ -357,6 +357,7 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 	apiCfg.FutureWait = cfg.FutureWait
 	apiCfg.Tiers = n.tiers
 	apiCfg.ProofLatency = m.proof
+	apiCfg.DebugMetrics = api.NewDebugMetrics(n.reg) // in-flight, rejected and latency of the proof-host debug calls
 	rpcSrv, err := api.NewRPCServer(apiCfg)
 	if err != nil {
 		return nil, err
