@@ -69,7 +69,7 @@ op-geth: $(OPGETH)
 $(OPGETH): tools/opgeth/go.mod tools/opgeth/go.sum
 	cd tools/opgeth && $(GO) build -o ../../$(OPGETH) github.com/ethereum/go-ethereum/cmd/geth
 
-## proto: regenerate api/streampb and api/statuspb from api/proto with buf and the protoc-gen-go(-grpc)
+## proto: regenerate history/stream/streampb and api/statuspb from api/proto with buf and the protoc-gen-go(-grpc)
 ## plugins, built into bin/ (the generated code is committed: a build needs none of them)
 proto:
 	GOBIN=$(abspath $(BIN)) $(GO) install github.com/bufbuild/buf/cmd/buf@v1.75.0

@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
-	pb "github.com/strata-chain/strata/api/streampb"
 	"github.com/strata-chain/strata/history"
+	pb "github.com/strata-chain/strata/history/stream/streampb"
 )
 
 // FuzzDecodeFrame feeds arbitrary bytes to what a follower does with each

@@ -10,8 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/strata-chain/strata/api/streampb"
 	"github.com/strata-chain/strata/history"
+	pb "github.com/strata-chain/strata/history/stream/streampb"
 )
 
 // slotChunk bounds the slots of one message.

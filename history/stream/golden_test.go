@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	pb "github.com/strata-chain/strata/api/streampb"
 	"github.com/strata-chain/strata/history"
+	pb "github.com/strata-chain/strata/history/stream/streampb"
 )
 
 // Golden frames: testdata/frames/NAME.bin is a strata.v1.BlockUpdate

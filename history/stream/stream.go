@@ -1,6 +1,7 @@
 // Package stream carries blocks from one Strata to another over the gRPC
 // service strata.v1.BlockStream (api/proto/strata/v1/stream.proto; Go code
-// generated into api/streampb, a dependency-free leaf package): from a given
+// generated into history/stream/streampb, a dependency-free leaf package on
+// history's floor, so the stream imports nothing above it): from a given
 // block on, each block's header, body and receipts in their exact RLP bytes
 // and its state update. The receiver ingests each update through its own
 // root check, so it trusts nothing it is sent.
@@ -20,8 +21,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/strata-chain/strata/api/streampb"
 	"github.com/strata-chain/strata/history"
+	pb "github.com/strata-chain/strata/history/stream/streampb"
 )
 
 // Encode turns a BlockUpdate into its wire form.

@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	pb "github.com/strata-chain/strata/api/streampb"
 	"github.com/strata-chain/strata/history/store"
+	pb "github.com/strata-chain/strata/history/stream/streampb"
 )
 
 // TestRoundTripAndMalformed encodes real block updates through protobuf
