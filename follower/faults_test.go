@@ -152,9 +152,10 @@ func TestUpstreamFaults(t *testing.T) {
 	cfg.URL, cfg.GenesisFile = srv.URL, genesisFile
 	cfg.RequestTimeout, cfg.RetryInitial, cfg.RetryMax = 300*time.Millisecond, 10*time.Millisecond, 50*time.Millisecond
 	ctx := context.Background()
-	f, err := follower.New(ctx, cfg, s, slog.New(slog.DiscardHandler))
+	f, err := follower.New(cfg, s, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	defer f.Close()
+	defer f.Stop()
+	require.NoError(t, f.Start(ctx))
 	ingested := map[uint64]int{}
 	runCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -186,9 +187,10 @@ func TestUpstreamFaults(t *testing.T) {
 	}
 	proxy.schedule = map[string][]fault{"debug_traceBlockByHash": wrong}
 	proxy.mu.Unlock()
-	f2, err := follower.New(ctx, cfg, s2, slog.New(slog.DiscardHandler))
+	f2, err := follower.New(cfg, s2, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	defer f2.Close()
+	defer f2.Stop()
+	require.NoError(t, f2.Start(ctx))
 	runCtx2, cancel2 := context.WithTimeout(ctx, time.Minute)
 	defer cancel2()
 	err = f2.Run(runCtx2)
@@ -234,9 +236,10 @@ func TestInconsistentUpstreamHalts(t *testing.T) {
 			cfg.RetryInitial, cfg.RetryMax = 5*time.Millisecond, 20*time.Millisecond
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			f, err := follower.New(ctx, cfg, s, slog.New(slog.DiscardHandler))
-			if err == nil {
-				defer f.Close()
+			f, err := follower.New(cfg, s, slog.New(slog.DiscardHandler))
+			require.NoError(t, err)
+			defer f.Stop()
+			if err = f.Start(ctx); err == nil {
 				err = f.Run(ctx)
 			}
 			require.Error(t, err, "the follower must halt, not follow an inconsistent upstream")

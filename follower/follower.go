@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -115,71 +116,101 @@ type Follower struct {
 	preCtx    context.Context
 	preCancel context.CancelFunc
 	mode      atomic.Value // Mode
+
+	started  bool // Start succeeded; Run needs it
+	stopOnce sync.Once
 }
 
-// New connects to the upstream and, on an empty chain, loads the genesis
-// file (its hash must equal the upstream's block 0).
-func New(ctx context.Context, cfg Config, chain Chain, log *slog.Logger) (*Follower, error) {
+// New makes a follower of cfg.URL into chain. It does no I/O: Start
+// connects to the upstream and checks or loads the genesis, Run follows and
+// Stop releases the connection.
+func New(cfg Config, chain Chain, log *slog.Logger) (*Follower, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("follower: no upstream URL")
 	}
+	f := &Follower{cfg: cfg, log: log, chain: chain}
 	if strings.HasPrefix(cfg.URL, streamScheme) {
-		f := &Follower{cfg: cfg, log: log, chain: chain, config: cfg.ChainConfig}
-		if err := f.newStream(ctx); err != nil {
-			f.Close()
-			return nil, err
+		if cfg.ChainConfig == nil {
+			return nil, errors.New("follower: following a Strata needs the chain config (the chain ID of the devnet)")
 		}
+		f.config = cfg.ChainConfig
 		return f, nil
 	}
 	if cfg.GenesisFile == "" {
 		return nil, errors.New("follower: a genesis file is needed to know the chain's configuration and initial state")
 	}
+	return f, nil
+}
+
+// Start connects to the upstream and, on an empty chain, loads the genesis:
+// from the genesis file for a JSON-RPC upstream (its hash must equal the
+// upstream's block 0), from the stream for another Strata. On a chain that
+// has one, the stored genesis must be the upstream's. If Start fails the
+// follower holds no connection.
+func (f *Follower) Start(ctx context.Context) error {
+	if f.started {
+		return errors.New("follower: already started")
+	}
+	var err error
+	if strings.HasPrefix(f.cfg.URL, streamScheme) {
+		err = f.startStream(ctx)
+	} else {
+		err = f.startRPC(ctx)
+	}
+	if err != nil {
+		f.release()
+		f.up, f.sc = nil, nil
+		return err
+	}
+	f.started = true
+	return nil
+}
+
+// startRPC dials a JSON-RPC upstream, reads the genesis file and checks or
+// loads the genesis.
+func (f *Follower) startRPC(ctx context.Context) error {
+	cfg := f.cfg
 	c, err := rpc.DialContext(ctx, cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("dial upstream %s: %w", cfg.URL, err)
+		return fmt.Errorf("dial upstream %s: %w", cfg.URL, err)
 	}
-	f := &Follower{cfg: cfg, log: log, chain: chain, up: &upstream{c: c, timeout: cfg.RequestTimeout}}
+	f.up = &upstream{c: c, timeout: cfg.RequestTimeout}
 	g, err := readGenesis(cfg.GenesisFile)
 	if err != nil {
-		c.Close()
-		return nil, err
+		return err
 	}
 	f.config = g.config
 	up0, err := retry(ctx, f, "genesis header", func(ctx context.Context) (*types.Block, error) { return f.up.block(ctx, 0) })
 	if err != nil {
-		c.Close()
-		return nil, err
+		return err
 	}
-	if _, err := chain.Head(); errors.Is(err, history.ErrEmpty) {
+	if _, err := f.chain.Head(); errors.Is(err, history.ErrEmpty) {
 		start := time.Now()
-		sealed, err := chain.LoadGenesis(ctx, g.source(), g.header(), nil)
+		sealed, err := f.chain.LoadGenesis(ctx, g.source(), g.header(), nil)
 		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("load genesis %s: %w", cfg.GenesisFile, err)
+			return fmt.Errorf("load genesis %s: %w", cfg.GenesisFile, err)
 		}
 		if sealed.Hash() != up0.Hash() {
-			c.Close()
-			return nil, fmt.Errorf("genesis %s makes block 0 %s, the upstream's is %s: not the same chain", cfg.GenesisFile, sealed.Hash(), up0.Hash())
+			return fmt.Errorf("genesis %s makes block 0 %s, the upstream's is %s: not the same chain", cfg.GenesisFile, sealed.Hash(), up0.Hash())
 		}
-		log.Info("Loaded the genesis", "hash", sealed.Hash(), "accounts", len(g.accounts), "took", time.Since(start).Round(time.Millisecond).String())
+		f.log.Info("Loaded the genesis", "hash", sealed.Hash(), "accounts", len(g.accounts), "took", time.Since(start).Round(time.Millisecond).String())
+		return nil
 	} else if err != nil {
-		c.Close()
-		return nil, err
-	} else {
-		h0, err := chain.HeaderByNumber(0)
-		if err != nil {
-			c.Close()
-			return nil, err
-		}
-		if h0.Hash() != up0.Hash() {
-			c.Close()
-			return nil, fmt.Errorf("the store's genesis %s is not the upstream's %s", h0.Hash(), up0.Hash())
-		}
+		return err
 	}
-	return f, nil
+	h0, err := f.chain.HeaderByNumber(0)
+	if err != nil {
+		return err
+	}
+	if h0.Hash() != up0.Hash() {
+		return fmt.Errorf("the store's genesis %s is not the upstream's %s", h0.Hash(), up0.Hash())
+	}
+	return nil
 }
 
-// ChainConfig is the followed chain's configuration.
+// ChainConfig is the followed chain's configuration: Config.ChainConfig
+// for a Strata upstream, the genesis file's once Start has read it for a
+// JSON-RPC one (nil before).
 func (f *Follower) ChainConfig() *params.ChainConfig { return f.config }
 
 // OnBlock registers a hook called after each ingested block; call before Run.
@@ -221,8 +252,12 @@ func (f *Follower) seeUpstreamHead(n uint64) {
 	}
 }
 
-// Close releases the upstream connection.
-func (f *Follower) Close() {
+// Stop releases the upstream connection; call it once Run has returned.
+// Stopping a follower that was not started, or stopping twice, does nothing.
+func (f *Follower) Stop() { f.stopOnce.Do(f.release) }
+
+// release closes the upstream connections.
+func (f *Follower) release() {
 	if f.up != nil {
 		f.up.c.Close()
 	}
@@ -235,6 +270,9 @@ func (f *Follower) Close() {
 // a state-root mismatch (the store stays at the last good block) or a reorg
 // deeper than MaxReorgDepth.
 func (f *Follower) Run(ctx context.Context) error {
+	if !f.started {
+		return errors.New("follower: Run before Start")
+	}
 	if f.sc != nil {
 		return f.runStream(ctx)
 	}

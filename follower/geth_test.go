@@ -253,9 +253,10 @@ func TestFollowRealGeth(t *testing.T) {
 	cfg := follower.DefaultConfig()
 	cfg.URL, cfg.GenesisFile = url, genesisFile
 	cfg.CatchupThreshold = 3 // geth is ~12 blocks ahead: most blocks are requested ahead
-	f, err := follower.New(ctx, cfg, s, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	f, err := follower.New(cfg, s, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	require.NoError(t, err)
-	defer f.Close()
+	defer f.Stop()
+	require.NoError(t, f.Start(ctx))
 	runCtx, cancel := context.WithTimeout(ctx, time.Minute) // a stuck follower fails the test below
 	prefetched := 0
 	f.OnBlock(func(info follower.BlockInfo) {

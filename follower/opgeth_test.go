@@ -168,9 +168,10 @@ func TestDifferentialAgainstOpGeth(t *testing.T) {
 	defer s.Close()
 	fcfg := follower.DefaultConfig()
 	fcfg.URL, fcfg.GenesisFile = c.node.HTTPURL, c.genesisFile
-	f, err := follower.New(ctx, fcfg, s, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	require.NoError(t, err, "a follower must accept op-geth's genesis made from the same file")
-	defer f.Close()
+	f, err := follower.New(fcfg, s, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	require.NoError(t, err)
+	defer f.Stop()
+	require.NoError(t, f.Start(ctx), "a follower must accept op-geth's genesis made from the same file")
 	runCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	f.OnBlock(func(info follower.BlockInfo) {
 		if info.Number >= c.head {

@@ -71,9 +71,10 @@ func TestProofHostMethodsAgainstOpGeth(t *testing.T) {
 	defer s.Close()
 	fcfg := follower.DefaultConfig()
 	fcfg.URL, fcfg.GenesisFile = c.node.HTTPURL, c.genesisFile
-	f, err := follower.New(ctx, fcfg, s, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	f, err := follower.New(fcfg, s, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	require.NoError(t, err)
-	defer f.Close()
+	defer f.Stop()
+	require.NoError(t, f.Start(ctx))
 	runCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	f.OnBlock(func(info follower.BlockInfo) {
 		if info.Number >= c.head {

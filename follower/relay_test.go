@@ -72,8 +72,9 @@ func TestRelayTree(t *testing.T) {
 		if i == 1 {
 			fcfg.CatchupThreshold = 0 // never: block by block
 		}
-		f, err := follower.New(context.Background(), fcfg, s, slog.New(slog.DiscardHandler))
+		f, err := follower.New(fcfg, s, slog.New(slog.DiscardHandler))
 		require.NoError(t, err)
+		require.NoError(t, f.Start(context.Background()))
 		runCtx, stop := context.WithTimeout(context.Background(), time.Minute)
 		batches := 0
 		f.OnBatch(func(b catchup.Batch) {
@@ -90,7 +91,7 @@ func TestRelayTree(t *testing.T) {
 		})
 		require.NoError(t, f.Run(runCtx))
 		stop()
-		f.Close()
+		f.Stop()
 		got, err := s.Head()
 		require.NoError(t, err)
 		require.Equal(t, head, got, "follower %d reached the origin's head", i+1)

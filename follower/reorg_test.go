@@ -33,9 +33,10 @@ func TestReorgs(t *testing.T) {
 	cfg := follower.DefaultConfig()
 	cfg.URL, cfg.GenesisFile = c.url, c.genesisFile
 	cfg.CatchupThreshold = 1 // blocks are requested ahead, so a reorg must drop them
-	f, err := follower.New(ctx, cfg, s, slog.New(slog.DiscardHandler))
+	f, err := follower.New(cfg, s, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	defer f.Close()
+	defer f.Stop()
+	require.NoError(t, f.Start(ctx))
 	follow := func(to common.Hash) {
 		t.Helper()
 		runCtx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -20,17 +20,14 @@ import (
 // streamScheme marks an upstream that is another Strata's block stream.
 const streamScheme = "strata://"
 
-// newStream connects to another Strata and, on an empty chain, loads its
+// startStream connects to another Strata and, on an empty chain, loads its
 // genesis state from the stream (checked against its block 0 hash).
-func (f *Follower) newStream(ctx context.Context) error {
+func (f *Follower) startStream(ctx context.Context) error {
 	c, err := stream.Dial(strings.TrimPrefix(f.cfg.URL, streamScheme), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", f.cfg.URL, err)
 	}
 	f.sc = c
-	if f.config == nil {
-		return errors.New("follower: following a Strata needs the chain config (the chain ID of the devnet)")
-	}
 	h0, err := retry(ctx, f, "genesis header", func(ctx context.Context) (*types.Header, error) { return f.sc.Header(ctx, 0) })
 	if err != nil {
 		return err

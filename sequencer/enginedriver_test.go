@@ -114,9 +114,10 @@ func TestEngineDriverBuildsInOpGeth(t *testing.T) {
 	defer st.Close()
 	fcfg := follower.DefaultConfig()
 	fcfg.URL, fcfg.GenesisFile = node.HTTPURL, genesisPath
-	fol, err := follower.New(ctx, fcfg, st, quiet)
+	fol, err := follower.New(fcfg, st, quiet)
 	require.NoError(t, err)
-	defer fol.Close()
+	defer fol.Stop()
+	require.NoError(t, fol.Start(ctx))
 	folCtx, stopFol := context.WithCancel(ctx)
 	folDone := make(chan error, 1)
 	go func() { folDone <- fol.Run(folCtx) }()

@@ -125,11 +125,14 @@ func benchCatchup(ctx context.Context, o benchCatchupOptions, log *slog.Logger, 
 	defer fs.Close()
 	fcfg := follower.DefaultConfig()
 	fcfg.URL, fcfg.ChainConfig, fcfg.Catchup = "strata://"+n.grpc.Addr(), n.seq.ChainConfig(), o.catchup
-	f, err := follower.New(ctx, fcfg, fs, log.With("module", "follower"))
+	f, err := follower.New(fcfg, fs, log.With("module", "follower"))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer f.Stop()
+	if err := f.Start(ctx); err != nil {
+		return nil, err
+	}
 	mon := slo.New(slo.Objectives{MaxLagBlocks: uint64(contract.MaxLagBlocks), MaxLag: contract.MaxLag, IngestP99: contract.IngestP99,
 		Window: time.Minute, HoldDown: contract.SLOHoldDown}, time.Now)
 	var (

@@ -63,7 +63,11 @@ func startBenchFollower(ctx context.Context, n *node, cfg nodeConfig, log *slog.
 	fcfg := follower.DefaultConfig()
 	fcfg.URL = fmt.Sprintf("strata://%s", n.grpc.Addr())
 	fcfg.ChainConfig = n.seq.ChainConfig()
-	if b.f, err = follower.New(ctx, fcfg, b.store, log.With("module", "follower")); err != nil {
+	if b.f, err = follower.New(fcfg, b.store, log.With("module", "follower")); err != nil {
+		b.store.Close()
+		return nil, err
+	}
+	if err = b.f.Start(ctx); err != nil {
 		b.store.Close()
 		return nil, err
 	}
@@ -89,7 +93,7 @@ func (b *benchFollower) stop() {
 
 func (b *benchFollower) close() {
 	b.stop()
-	b.f.Close()
+	b.f.Stop()
 	b.store.Close()
 	os.RemoveAll(b.dir)
 }

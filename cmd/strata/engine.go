@@ -39,7 +39,10 @@ func (n *node) startEngine(m *nodeMetrics, record func(number uint64, txs int, i
 	}
 	fcfg := cfg.Follower
 	fcfg.URL, fcfg.GenesisFile, fcfg.ChainConfig = cfg.Engine.RPCURL, path, nil
-	if n.fol, err = follower.New(ctx, fcfg, n.store, log.With("module", "follower")); err != nil {
+	if n.fol, err = follower.New(fcfg, n.store, log.With("module", "follower")); err != nil {
+		return api.Config{}, fmt.Errorf("follow op-geth: %w", err)
+	}
+	if err := n.fol.Start(ctx); err != nil {
 		return api.Config{}, fmt.Errorf("follow op-geth: %w", err)
 	}
 	em := newEngineMetrics(n.reg)

@@ -313,8 +313,11 @@ func newNode(cfg nodeConfig, log *slog.Logger) (n *node, err error) {
 			return nil, err
 		}
 	case cfg.Mode == "follower":
-		n.fol, err = follower.New(context.Background(), cfg.Follower, n.store, log.With("module", "follower"))
+		n.fol, err = follower.New(cfg.Follower, n.store, log.With("module", "follower"))
 		if err != nil {
+			return nil, err
+		}
+		if err := n.fol.Start(context.Background()); err != nil {
 			return nil, err
 		}
 		n.fol.OnUpstreamHead(func(number uint64, at time.Time) { n.slo.Upstream(number, at) })
@@ -554,7 +557,7 @@ func (n *node) Close() error {
 		n.drv = nil
 	}
 	if n.fol != nil {
-		n.fol.Close()
+		n.fol.Stop()
 	}
 	if n.tmpGenesis != "" {
 		errs = append(errs, os.Remove(n.tmpGenesis))
