@@ -1,7 +1,9 @@
 // Package retention keeps the history store within its tiers: it turns the
-// configured spans (durations) into blocks and runs the store's migration
-// in the background, in bounded steps with pauses between them, so that
-// moving blocks down the tiers never holds up ingest.
+// configured spans (durations) into blocks (a history.Retention) and runs
+// the store's migration (a history.Migrator) in the background, in bounded
+// steps with pauses between them, so that moving blocks down the tiers
+// never holds up ingest. It knows the store only through those history
+// types; cmd/strata hands it the engine.
 package retention
 
 import (
@@ -14,7 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/strata-chain/strata/history/store"
+	"github.com/strata-chain/strata/history"
 )
 
 // Spans are the tiers as an operator writes them.
@@ -35,11 +37,11 @@ func DefaultSpans() Spans {
 
 // Blocks converts the spans at block time bt. A zero Recent keeps every
 // version forever.
-func (s Spans) Blocks(bt time.Duration) (store.Retention, error) {
+func (s Spans) Blocks(bt time.Duration) (history.Retention, error) {
 	if bt <= 0 {
-		return store.Retention{}, fmt.Errorf("retention: block time %s", bt)
+		return history.Retention{}, fmt.Errorf("retention: block time %s", bt)
 	}
-	r := store.Retention{Recent: uint64(s.Recent / bt), Window: uint64(s.Window / bt), Checkpoint: s.Checkpoint}
+	r := history.Retention{Recent: uint64(s.Recent / bt), Window: uint64(s.Window / bt), Checkpoint: s.Checkpoint}
 	for _, a := range s.Pinned {
 		r.Pinned = append(r.Pinned, crypto.Keccak256Hash(a[:]))
 	}
@@ -49,16 +51,15 @@ func (s Spans) Blocks(bt time.Duration) (store.Retention, error) {
 	return r, nil
 }
 
-// Migrator moves blocks down the tiers, examining at most budget changeset
-// entries per call and stopping early when ctx ends.
-type Migrator interface {
-	Migrate(ctx context.Context, budget int) (store.MigrateResult, error)
-}
+// Migrator is what Run drives: history.Migrator, whose invariants (a step
+// bounded by its budget and ctx, each batch atomic, never blocking ingest
+// or reads) are what lets Run call it on a timer beside ingest.
+type Migrator = history.Migrator
 
 // Config paces the background work.
 type Config struct {
 	Budget int           // changeset entries per step at most
-	Slice  time.Duration // time per step at most (the store works in batches of store.MigrateChunk entries and checks it between them)
+	Slice  time.Duration // time per step at most (the store works in small batches and checks it between them)
 	Pause  time.Duration // between steps while work remains (timer mode)
 	Idle   time.Duration // between checks when there is nothing to do
 	// Committed, when set, receives a value after each ingested block;
@@ -78,7 +79,7 @@ func DefaultConfig(bt time.Duration) Config {
 }
 
 // Run migrates until ctx ends; it returns nil then, or the first error.
-func Run(ctx context.Context, cfg Config, m Migrator, log *slog.Logger, onStep func(store.MigrateResult, time.Duration)) error {
+func Run(ctx context.Context, cfg Config, m Migrator, log *slog.Logger, onStep func(history.MigrateResult, time.Duration)) error {
 	wait := time.Duration(0)
 	for {
 		var timer <-chan time.Time

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/strata-chain/strata/history/store"
+	"github.com/strata-chain/strata/history"
 )
 
 func TestSpansBlocks(t *testing.T) {
@@ -55,14 +55,14 @@ type call struct {
 }
 
 type answer struct {
-	res store.MigrateResult
+	res history.MigrateResult
 	err error
 }
 
-func (m *stepMigrator) Migrate(ctx context.Context, budget int) (store.MigrateResult, error) {
+func (m *stepMigrator) Migrate(ctx context.Context, budget int) (history.MigrateResult, error) {
 	dl, ok := ctx.Deadline()
 	if !ok {
-		return store.MigrateResult{}, errors.New("step without a deadline")
+		return history.MigrateResult{}, errors.New("step without a deadline")
 	}
 	m.calls <- call{budget: budget, deadline: time.Until(dl)}
 	a := <-m.answers
@@ -81,7 +81,7 @@ func TestRunAfterCommit(t *testing.T) {
 	done := make(chan error, 1)
 	steps := 0
 	go func() {
-		done <- Run(ctx, cfg, m, slog.New(slog.DiscardHandler), func(store.MigrateResult, time.Duration) { steps++ })
+		done <- Run(ctx, cfg, m, slog.New(slog.DiscardHandler), func(history.MigrateResult, time.Duration) { steps++ })
 	}()
 	step := func(a answer) call {
 		t.Helper()
@@ -99,7 +99,7 @@ func TestRunAfterCommit(t *testing.T) {
 		m.answers <- a
 		return c
 	}
-	c := step(answer{res: store.MigrateResult{Thinned: 8, Examined: 100, More: true}})
+	c := step(answer{res: history.MigrateResult{Thinned: 8, Examined: 100, More: true}})
 	require.Equal(t, 100, c.budget)
 	require.Greater(t, c.deadline, time.Duration(0))
 	require.LessOrEqual(t, c.deadline, 30*time.Second)
@@ -108,7 +108,7 @@ func TestRunAfterCommit(t *testing.T) {
 		t.Fatal("a step started without a commit (Pause is an hour)")
 	default:
 	}
-	step(answer{res: store.MigrateResult{Examined: 40, More: true}, err: context.DeadlineExceeded})
+	step(answer{res: history.MigrateResult{Examined: 40, More: true}, err: context.DeadlineExceeded})
 	step(answer{err: errors.New("disk on fire")})
 	select {
 	case err := <-done:

@@ -40,7 +40,7 @@ func (c Config) Validate() error {
 	if c.BlockCacheBytes < 0 {
 		errs = append(errs, fmt.Errorf("block cache bytes must not be negative, got %d", c.BlockCacheBytes))
 	}
-	if err := c.Retention.validate(); err != nil {
+	if err := c.Retention.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

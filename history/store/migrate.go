@@ -14,14 +14,8 @@ import (
 	"github.com/strata-chain/strata/history"
 )
 
-// MigrateResult says what one Migrate call did.
-type MigrateResult struct {
-	Thinned, Pruned uint64 // blocks moved to the window, and below it
-	Deleted         int    // versions deleted
-	Examined        int    // changeset entries examined (the unit of budget)
-	More            bool   // more work is due now
-	Yielded         bool   // the step stopped early because a block started ingesting
-}
+// MigrateResult says what one Migrate call did (history.MigrateResult).
+type MigrateResult = history.MigrateResult
 
 // MigrateChunk is the most changeset entries one migration batch examines:
 // small enough that a batch takes a few milliseconds, so a step never holds

@@ -57,6 +57,7 @@ var (
 	_ history.Ingester      = (*Store)(nil)
 	_ history.BatchIngester = (*Store)(nil)
 	_ history.GenesisLoader = (*Store)(nil)
+	_ history.Migrator      = (*Store)(nil)
 
 	_ history.State         = (*state)(nil)       // a block's state, read directly
 	_ history.State         = (*pinnedState)(nil) // below the window: pinned accounts only

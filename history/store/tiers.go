@@ -3,26 +3,14 @@ package store
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/strata-chain/strata/history"
 )
 
-// Retention sets the tiers, in blocks (DESIGN §5).
-//
-// Blocks in the recent tier (the newest Recent blocks, rounded to whole
-// checkpoint intervals) keep every trie-node version. Blocks in the window
-// tier keep every flat account and slot version and every changeset, but
-// trie-node versions only as of each checkpoint (every Checkpoint-th block):
-// within an interval (c-C, c] only the newest version of each node
-// survives. A proof at a checkpoint reads its nodes directly; one between
-// checkpoints is rebuilt in memory from the checkpoint below it and the
-// blocks' flat diffs, every rebuilt root checked against its header. Below
-// the window only headers and the pinned accounts' full history (their
-// flat values, storage tries and the account-trie nodes on their paths)
-// survive, so withdrawal proofs work at any age.
+// Retention sets the tiers, in blocks: history.Retention (DESIGN §4), the
+// type the retention package builds from the operator's spans.
 //
 // Invariants, with recent and oldest as the store's meta holds them (both
 // multiples of Checkpoint once retention ran, and moved in the same batch
@@ -31,25 +19,7 @@ import (
 // the pinned tier keeps. A version is only ever deleted when a newer
 // version of the same item exists at or below the interval's checkpoint,
 // so reads at any checkpoint >= oldest see exactly that block's state.
-type Retention struct {
-	Recent     uint64        // 0 keeps every version of every block (retention off)
-	Window     uint64        // blocks below the recent tier kept compact
-	Checkpoint uint64        // C; the window keeps the trie at every C-th block
-	Pinned     []common.Hash // keccak256 of the pinned accounts' addresses
-}
-
-// Enabled reports whether retention moves or drops anything.
-func (r Retention) Enabled() bool { return r.Recent > 0 }
-
-func (r Retention) validate() error {
-	if !r.Enabled() {
-		return nil
-	}
-	if r.Checkpoint == 0 || r.Recent < r.Checkpoint || (r.Window > 0 && r.Window < r.Checkpoint) {
-		return fmt.Errorf("retention: checkpoint %d must be at least 1 and at most the recent (%d) and window (%d) spans", r.Checkpoint, r.Recent, r.Window)
-	}
-	return nil
-}
+type Retention = history.Retention
 
 // metaRecent is the tier boundary the window starts below (the oldest
 // block with full state is metaOldest, in schema.go).

@@ -58,12 +58,6 @@ type known struct {
 
 var allowed = []known{
 	{
-		from: "retention", to: "history/store",
-		why: "issue 16: retention runs store.Migrate on the Pebble engine instead of " +
-			"an interface history declares; tier policy and migration planning move " +
-			"to retention over such an interface",
-	},
-	{
 		from: "api", to: "bench", test: true,
 		why: "test only: api's geth-compatibility test (gethcompat_test.go) checks its " +
 			"eth_getProof answers with bench.VerifyAccountResult, the client-side " +
