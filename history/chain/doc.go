@@ -2,9 +2,10 @@
 // blocks: its configuration (an op-geth genesis and, for OP Stack chains, an
 // op-node rollup config) and the block-level rules op-geth applies around a
 // block's transactions (system calls, requests, withdrawals, the Isthmus
-// withdrawals root). The sequencer, the follower and catch-up all apply a
-// block through these functions, so a block is executed the same way
-// whoever makes or follows it.
+// withdrawals root). The sequencer's executor, the follower and the
+// execution-witness re-execution in proofs apply a block's system calls
+// through these functions, so a block is treated the same way whoever
+// makes, follows or re-executes it.
 //
 // Invariants:
 //   - Execution is op-geth's: every function here calls op-geth's own core
