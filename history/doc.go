@@ -1,7 +1,7 @@
 // Package history is the contract between everything that produces blocks
 // (sequencer, follower, catch-up) and everything that reads historical state
 // (proofs, api). It holds the shared types — BlockUpdate, Head — the small
-// reader and writer interfaces, and the sentinel errors. The Pebble engine that
+// reader and writer interfaces, the sentinel errors and the error classes. The Pebble engine that
 // implements them lives in history/store; only cmd/strata wires it.
 //
 // Data flow:
@@ -18,4 +18,17 @@
 //   - A block, its trie nodes, flat state, body, receipts and the head marker
 //     are written in one atomic batch: a crash leaves the store at some
 //     consistent head.
+//
+// # Error classes
+//
+// Every error a producer meets is of one Class, which ClassOf reads and
+// every producer acts on the same way:
+//   - ClassTemporary (unmarked errors, or history.Temporary): retried with
+//     backoff.
+//   - ClassReorg (a NotNextError): unwound to a common ancestor within the
+//     producer's allowed depth.
+//   - ClassCritical (a RootMismatchError, or history.Critical): the producer
+//     halts and the store stays at its last good block. The store marks a
+//     write its disk refused (no space, a failed fsync) Critical, and keeps
+//     refusing writes with that error until it is reopened.
 package history

@@ -17,9 +17,9 @@ var (
 	ErrClosed = errors.New("store closed")
 )
 
-// RootMismatchError is a critical ingest error: the state root computed from a
-// block's update differs from the root in its header. Nothing of the block
-// was written.
+// RootMismatchError is a critical ingest error (ClassOf: ClassCritical): the
+// state root computed from a block's update differs from the root in its
+// header. Nothing of the block was written.
 type RootMismatchError struct {
 	Number   uint64
 	Hash     common.Hash
@@ -33,7 +33,8 @@ func (e *RootMismatchError) Error() string {
 
 // NotNextError is returned when a block does not extend the stored head:
 // either its number is not head+1 or its parent hash is not the head's hash
-// (a reorg the producer has to resolve by unwinding first).
+// (a reorg the producer has to resolve by unwinding first; ClassOf:
+// ClassReorg).
 type NotNextError struct {
 	Head       Head
 	Number     uint64
