@@ -94,8 +94,8 @@ func TestBadInputGetsJSONRPCErrors(t *testing.T) {
 		{"output at a tag", "optimism_outputAtBlock", `["latest"]`, -32602, "invalid argument 0"},
 		{"output in the future", "optimism_outputAtBlock", `["0x999"]`, -32000, "header not found"},
 		{"output of a pruned block", "optimism_outputAtBlock", `["0x1"]`, -32000, "oldest available block is 2"},
-		{"garbage transaction", "eth_sendRawTransaction", `["0x1234"]`, -32602, "decode transaction"},
-		{"empty transaction", "eth_sendRawTransaction", `["0x"]`, -32602, "decode transaction"},
+		{"garbage transaction", "eth_sendRawTransaction", `["0x1234"]`, -32000, "transaction type not supported"},
+		{"empty transaction", "eth_sendRawTransaction", `["0x"]`, -32000, "typed transaction too short"},
 		{"no pool", "eth_sendRawTransaction", fmt.Sprintf(`["%s"]`, signedTx(t)), -32000, "this node does not accept transactions"},
 		{"unknown method", "eth_mine", `[]`, -32601, "the method eth_mine does not exist/is not available"},
 	} {

@@ -401,11 +401,14 @@ func (api *EthAPI) receipts(block *types.Block) (types.Receipts, error) {
 	return receipts, nil
 }
 
-// SendRawTransaction is eth_sendRawTransaction.
+// SendRawTransaction is eth_sendRawTransaction. Bytes that do not decode
+// as a transaction get geth's answer: the decoder's own message, unwrapped,
+// with code -32000 (a well-formed hex argument is not an invalid parameter
+// to geth; only bad hex is, -32602, from the rpc layer).
 func (api *EthAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) (common.Hash, error) {
 	tx := new(types.Transaction)
 	if err := tx.UnmarshalBinary(input); err != nil {
-		return common.Hash{}, &invalidParamsError{fmt.Sprintf("decode transaction: %v", err)}
+		return common.Hash{}, err
 	}
 	if api.b.cfg.TxPool == nil {
 		return common.Hash{}, errNoTransactions

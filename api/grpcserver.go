@@ -13,7 +13,11 @@ import (
 
 // GRPCConfig configures the gRPC server.
 type GRPCConfig struct {
-	// Addr is host:port to listen on; port 0 picks a free port.
+	// Addr is host:port to listen on, independent of the JSON-RPC address
+	// (proposed flags grpc.addr and grpc.port). "" is DefaultGRPCAddr,
+	// loopback; port 0 picks a free port. Anything else than loopback is
+	// served with a warning: the server has no TLS and no auth
+	// (docs/endpoint-posture.md shows how to put both in front of it).
 	Addr string
 	// Status, if set, is served as strata.v1.Status.
 	Status StatusFunc
@@ -31,12 +35,19 @@ type GRPCServer struct {
 	ln     net.Listener
 }
 
+// DefaultGRPCAddr is where the gRPC server listens by default: loopback.
+const DefaultGRPCAddr = "127.0.0.1:9545"
+
 // NewGRPCServer builds the server with the health and Status services. It
-// does no I/O.
+// does no I/O; a malformed Addr is reported by Start.
 func NewGRPCServer(cfg GRPCConfig) *GRPCServer {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultGRPCAddr
+	}
+	_ = checkOperatorAddr("gRPC", cfg.Addr, cfg.Log)
 	g := &GRPCServer{cfg: cfg, srv: grpc.NewServer(), health: health.NewServer()}
 	healthpb.RegisterHealthServer(g.srv, g.health)
 	if cfg.Status != nil {

@@ -15,7 +15,11 @@ import (
 
 // OpsConfig configures the operator HTTP server.
 type OpsConfig struct {
-	// Addr is host:port to listen on; port 0 picks a free port.
+	// Addr is host:port to listen on, independent of the JSON-RPC address
+	// (proposed flags metrics.addr and metrics.port; geth's --metrics.addr
+	// defaults to 127.0.0.1 too). "" is DefaultOpsAddr, loopback; port 0
+	// picks a free port. Anything else than loopback is served with a
+	// warning: the server has no TLS and no auth (docs/endpoint-posture.md).
 	Addr string
 	// Gatherer is served at /metrics.
 	Gatherer prometheus.Gatherer
@@ -38,10 +42,20 @@ type OpsServer struct {
 	ln  net.Listener
 }
 
+// DefaultOpsAddr is where the operator HTTP server listens by default:
+// loopback, geth's metrics port.
+const DefaultOpsAddr = "127.0.0.1:6060"
+
 // NewOpsServer builds the server's handlers. It does no I/O.
 func NewOpsServer(cfg OpsConfig) (*OpsServer, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultOpsAddr
+	}
+	if err := checkOperatorAddr("metrics", cfg.Addr, cfg.Log); err != nil {
+		return nil, err
 	}
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.NewRegistry()

@@ -118,14 +118,22 @@ func (b *backend) l2Ref(h *types.Header) (L2BlockRef, error) {
 }
 
 // OutputAtBlock is optimism_outputAtBlock: the v0 output root of a block
-// given as a hex number (tags are not accepted, as in op-node).
+// given as a hex number (tags are not accepted, as in op-node). A block
+// above the head is answered as eth_getProof answers it: waited for up to
+// FutureWait, then "header not found" naming the block and the head (code
+// -32000, the numbers also in the error's data).
 func (api *OptimismAPI) OutputAtBlock(ctx context.Context, number hexutil.Uint64) (*OutputResponse, error) {
 	head, err := api.b.cfg.Reader.Head()
-	if errors.Is(err, history.ErrEmpty) || (err == nil && uint64(number) > head.Number) {
+	if errors.Is(err, history.ErrEmpty) {
 		return nil, errHeaderNotFound
 	}
 	if err != nil {
 		return nil, err
+	}
+	if uint64(number) > head.Number {
+		if _, err := api.b.waitFor(uint64(number), head.Number); err != nil {
+			return nil, err
+		}
 	}
 	release, err := api.b.acquire(ctx)
 	if err != nil {
