@@ -13,8 +13,12 @@ import (
 // precomputed nodes) into one Pebble batch, checks each block's root against
 // its header, and commits the batch with the head marker of the last block.
 // A crash leaves the store at the old head or at the new one; on any error
-// nothing of us is written.
+// nothing of us is written. Its errors are classed as Ingest's.
 func (s *Store) IngestBatch(ctx context.Context, us []*history.BlockUpdate) error {
+	return classifyIngest(s.ingestBatch(ctx, us))
+}
+
+func (s *Store) ingestBatch(ctx context.Context, us []*history.BlockUpdate) error {
 	if len(us) == 0 {
 		return nil
 	}

@@ -51,8 +51,13 @@ func (s *Store) LoadGenesis(ctx context.Context, src history.GenesisSource, head
 	if header == nil || header.Number == nil || header.Number.Sign() != 0 {
 		return nil, errors.New("load genesis: header must be block 0")
 	}
-	if err := s.db.Set(metaKey(metaBulkLoad), []byte{1}, pebble.Sync); err != nil {
+	marker := s.db.NewBatch()
+	defer marker.Close()
+	if err := marker.Set(metaKey(metaBulkLoad), []byte{1}, nil); err != nil {
 		return nil, err
+	}
+	if err := s.commit(marker, pebble.Sync); err != nil {
+		return nil, fmt.Errorf("load genesis: %w", err)
 	}
 	l := &bulkLoader{s: s, batch: s.db.NewBatchWithSize(bulkBatchBytes + bulkBatchSlack), progress: progress}
 	defer func() { l.batch.Close() }()
@@ -130,7 +135,7 @@ func (s *Store) LoadGenesis(ctx context.Context, src history.GenesisSource, head
 	if err := l.batch.Delete(metaKey(metaBulkLoad), nil); err != nil {
 		return nil, err
 	}
-	if err := l.batch.Commit(pebble.Sync); err != nil {
+	if err := s.commit(l.batch, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("load genesis: commit: %w", err)
 	}
 	s.head.Store(&head)
@@ -163,7 +168,7 @@ func (l *bulkLoader) put(item, value []byte, node bool) error {
 
 func (l *bulkLoader) flush() error {
 	l.p.Bytes += uint64(l.batch.Len())
-	if err := l.batch.Commit(pebble.NoSync); err != nil {
+	if err := l.s.commit(l.batch, pebble.NoSync); err != nil {
 		return fmt.Errorf("load genesis: commit batch: %w", err)
 	}
 	l.batch.Close()

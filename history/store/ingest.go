@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,8 +16,12 @@ import (
 // Ingest implements history.Ingester: it applies u to the tries as of the
 // head with go-ethereum's trie package, checks the resulting root against
 // u.Header.Root and, only then, commits every new version, the block and the
-// head marker in one batch.
+// head marker in one batch. Its errors are classed (classifyIngest).
 func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
+	return classifyIngest(s.ingest(ctx, u))
+}
+
+func (s *Store) ingest(ctx context.Context, u *history.BlockUpdate) error {
 	if err := checkUpdate(u, "ingest"); err != nil {
 		return err
 	}
@@ -78,6 +83,22 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 	return nil
 }
 
+// classifyIngest classes an ingest error for the producers (history.ClassOf):
+// a block that does not extend the head stays a reorg, a cancelled context,
+// a closed store and an error already classed keep their class, and every
+// other error is critical: a root mismatch, an update that cannot be applied,
+// a read or a write the disk failed. Retrying the same block would fail the
+// same way.
+func classifyIngest(err error) error {
+	var notNext *history.NotNextError
+	switch {
+	case err == nil, errors.As(err, &notNext), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, history.ErrClosed), history.IsCritical(err):
+		return err
+	}
+	return history.Critical(err)
+}
+
 // checkUpdate refuses an update no head can take: one without a header
 // (the error starts with what), or whose transactions and receipts do not
 // pair up.
@@ -93,12 +114,17 @@ func checkUpdate(u *history.BlockUpdate, what string) error {
 
 // lockWrites takes the lock that serialises everything that moves the head
 // (Ingest, IngestBatch, Unwind, LoadGenesis) and checks that the store is
-// still open; unlock releases the lock.
+// still open and can write (no fault, not read-only); unlock releases the
+// lock.
 func (s *Store) lockWrites() (unlock func(), err error) {
 	s.ingestMu.Lock()
 	if s.closed.Load() {
 		s.ingestMu.Unlock()
 		return nil, history.ErrClosed
+	}
+	if err := s.writeErr(); err != nil {
+		s.ingestMu.Unlock()
+		return nil, err
 	}
 	return s.ingestMu.Unlock, nil
 }
@@ -126,7 +152,7 @@ func (s *Store) beginIngest(ctx context.Context) (end func(), err error) {
 // marker, and then publishes it: the new head, the ingested byte count and
 // the trie nodes the blocks wrote (for the node cache).
 func (s *Store) commitBlocks(b *pebble.Batch, from uint64, head history.Head, ingested uint64, fresh []freshNode) error {
-	if err := b.Commit(s.writeOpts()); err != nil {
+	if err := s.commit(b, s.writeOpts()); err != nil {
 		if from == head.Number {
 			return fmt.Errorf("ingest block %d: commit: %w", from, err)
 		}

@@ -125,6 +125,8 @@ func decodeHead(b []byte) (*history.Head, error) {
 func (s *Store) checkSchema() error {
 	v, err := s.get(metaKey(metaSchema))
 	switch {
+	case errors.Is(err, history.ErrNotFound) && s.readOnly:
+		return nil // an empty store, or one that never committed a block
 	case errors.Is(err, history.ErrNotFound):
 		// A new store, or one that never committed a block: claim it.
 		if err := s.db.Set(metaKey(metaSchema), encodeBlock(SchemaVersion), pebble.Sync); err != nil {
@@ -143,6 +145,8 @@ func (s *Store) checkSchema() error {
 		return fmt.Errorf("store has schema version %d, this build reads version %d: use a matching strata build or a new datadir", have, SchemaVersion)
 	case have < oldestSchemaVersion:
 		return fmt.Errorf("store has schema version %d, this build reads versions %d to %d: use a new datadir", have, oldestSchemaVersion, SchemaVersion)
+	case s.readOnly:
+		return nil // read as it is; the marker goes up at the next writable open
 	default:
 		// Only the changesets changed since, and each says its layout: the
 		// data reads as it is. The marker goes up so that an older build,

@@ -47,8 +47,10 @@ type Store struct {
 	bytes            tierBytes
 	pinned           map[common.Hash][]byte // pinned address hash -> its key nibbles
 
-	closed  atomic.Bool
-	metrics atomic.Pointer[metrics] // nil until RegisterMetrics
+	fault    *fault // the first fault of the disk; see fault.go
+	readOnly bool   // opened by OpenReadOnly: every write is refused
+	closed   atomic.Bool
+	metrics  atomic.Pointer[metrics] // nil until RegisterMetrics
 }
 
 // Every history interface the store implements, checked at compile time.
@@ -68,7 +70,30 @@ var (
 // Open opens (creating if needed) the store in dir. A store of an older
 // schema version this build reads is migrated; one of a version it does not
 // know is refused (see SchemaVersion).
+//
+// Open returns promptly on a disk that cannot take Pebble's recovery
+// writes (the flush of the WAL it replays), with the fault: Pebble itself
+// would retry that flush forever inside its Open. The abandoned open goes
+// on in the background, one attempt a second, and closes the database if
+// the disk recovers.
 func Open(dir string, cfg Config, log *slog.Logger) (*Store, error) {
+	return open(dir, cfg, log, openOptions{})
+}
+
+// OpenReadOnly opens the store in dir without writing anything, not even
+// Pebble's recovery, so a store on a full disk opens (`strata db stats`).
+// Every write is refused; an older schema version is read as it is.
+func OpenReadOnly(dir string, cfg Config, log *slog.Logger) (*Store, error) {
+	return open(dir, cfg, log, openOptions{readOnly: true})
+}
+
+// openOptions are Open's choices that are not the store's configuration.
+type openOptions struct {
+	readOnly      bool
+	memTableBytes uint64 // Pebble's memtable, the unit of a flush (0: 64 MiB)
+}
+
+func open(dir string, cfg Config, log *slog.Logger, o openOptions) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("store config: %w", err)
 	}
@@ -77,29 +102,75 @@ func Open(dir string, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	cache := pebble.NewCache(max(cfg.BlockCacheBytes, 1<<20))
 	defer cache.Unref()
+	f := newFault()
+	logger := pebbleLogger{log: log, fault: f, limit: newLogLimiter()}
+	fs := cfg.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	memTable := o.memTableBytes
+	if memTable == 0 {
+		memTable = 64 << 20
+	}
 	opts := &pebble.Options{
 		Cache:                       cache,
-		MemTableSize:                64 << 20,
+		MemTableSize:                memTable,
 		MemTableStopWritesThreshold: 4,
-		Logger:                      pebbleLogger{log},
+		Logger:                      logger,
+		EventListener:               logger.eventListener(),
+		FS:                          faultFS{FS: fs, fault: f},
+		ReadOnly:                    o.readOnly,
 	}
-	if cfg.FS != nil {
-		opts.FS = cfg.FS
-	}
-	db, err := pebble.Open(dir, opts)
+	db, err := openPebble(dir, opts, f)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %q: %w", dir, err)
 	}
-	s := &Store{db: db, cfg: cfg, log: log, views: newViewCache()}
+	s := &Store{db: db, cfg: cfg, log: log, views: newViewCache(), fault: f, readOnly: o.readOnly}
 	if s.nodes, err = lru.New[common.Hash, []byte](max(cfg.NodeCacheEntries, 1)); err != nil {
-		db.Close()
+		s.closeDB()
 		return nil, err
 	}
 	if err := s.loadMeta(); err != nil {
-		db.Close()
+		s.closeDB()
 		return nil, err
 	}
+	if err := s.fault.get(); err != nil {
+		s.closeDB()
+		return nil, fmt.Errorf("open %q: %w", dir, err)
+	}
 	return s, nil
+}
+
+// abandonedOpens counts opens Open gave up on that are still running.
+var abandonedOpens sync.WaitGroup
+
+// openPebble opens the database, or returns the first fault latched while
+// Pebble opens it.
+func openPebble(dir string, opts *pebble.Options, f *fault) (*pebble.DB, error) {
+	failed := make(chan error, 1)
+	f.onFatal = func(err error) { failed <- err }
+	type opened struct {
+		db  *pebble.DB
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		db, err := pebble.Open(dir, opts)
+		done <- opened{db, err}
+	}()
+	select {
+	case o := <-done:
+		return o.db, o.err
+	case err := <-failed:
+		abandonedOpens.Add(1)
+		go func() {
+			defer abandonedOpens.Done()
+			if o := <-done; o.db != nil {
+				_ = o.db.Close()
+			}
+		}()
+		return nil, err
+	}
 }
 
 // OpenMem opens an empty store on an in-memory file system.
@@ -165,20 +236,11 @@ func (s *Store) Close() error {
 	s.ingestMu.Lock()
 	defer s.ingestMu.Unlock()
 	s.views.Purge() // cached states let go of their snapshots
+	return s.closeDB()
+}
+
+// closeDB ends the waits of a store with a fault and closes the database.
+func (s *Store) closeDB() error {
+	s.fault.close()
 	return s.db.Close()
-}
-
-type pebbleLogger struct{ log *slog.Logger }
-
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Debug("pebble", "msg", fmt.Sprintf(format, args...))
-}
-
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error("pebble", "msg", fmt.Sprintf(format, args...))
-}
-
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	l.log.Error("pebble fatal", "msg", fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf(format, args...))
 }

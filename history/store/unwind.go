@@ -85,7 +85,7 @@ func (s *Store) Unwind(ctx context.Context, n uint64) error {
 	if err := b.Set(metaKey(metaIngested), encodeBlock(ingested), nil); err != nil {
 		return err
 	}
-	if err := b.Commit(s.writeOpts()); err != nil {
+	if err := s.commit(b, s.writeOpts()); err != nil {
 		return fmt.Errorf("unwind to %d: commit: %w", n, err)
 	}
 	s.head.Store(&newHead)
