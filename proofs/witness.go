@@ -10,7 +10,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/stateless"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/trie"
 
@@ -34,7 +33,8 @@ var ErrWitnessMismatch = errors.New("re-execution does not reproduce the block")
 // It follows op-geth's BlockChain.ProcessBlock with MakeWitness: a StateDB
 // on the parent root with the witness handed to its trie prefetcher, the
 // block's system calls and transactions as op-geth's StateProcessor applies
-// them, then the block validator's checks; the witness is returned only if
+// them (chain.Apply, the routine the sequencer's executor builds and replays
+// blocks with), then the block validator's checks; the witness is returned only if
 // the execution reproduced the header's state root, receipts root, gas used,
 // bloom and (from Isthmus) withdrawals root. ctx cancels the execution,
 // between and inside transactions.
@@ -51,8 +51,7 @@ func Witness(ctx context.Context, config *params.ChainConfig, headers chain.Head
 	// Recover the senders on every core while the state opens, as
 	// op-geth's block import does.
 	core.SenderCacher().Recover(signer, block.Transactions())
-	cc := chain.NewContext(config, headers)
-	w, err := stateless.NewWitness(header, cc, false)
+	w, err := stateless.NewWitness(header, chain.NewContext(config, headers), false)
 	if err != nil {
 		return nil, fmt.Errorf("block %d: %w", number, err)
 	}
@@ -63,44 +62,15 @@ func Witness(ctx context.Context, config *params.ChainConfig, headers chain.Head
 	sdb.StartPrefetcher("witness", w)
 	defer sdb.StopPrefetcher()
 
-	var (
-		blkCtx  = core.NewEVMBlockContext(header, cc, &header.Coinbase, config, sdb)
-		evm     = vm.NewEVM(blkCtx, sdb, config, vm.Config{})
-		gp      = core.NewGasPool(header.GasLimit)
-		hash    = block.Hash()
-		allLogs []*types.Log
-		rs      = make(types.Receipts, 0, len(block.Transactions()))
-	)
-	stop := context.AfterFunc(ctx, evm.Cancel)
-	defer stop()
-	chain.PreExecution(config, header, sdb, evm)
-	for i, tx := range block.Transactions() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		msg, err := core.TransactionToMessage(tx, signer, header.BaseFee)
-		if err != nil {
-			return nil, fmt.Errorf("block %d: transaction %d (%s): %w", number, i, tx.Hash(), err)
-		}
-		sdb.SetTxContext(tx.Hash(), i)
-		r, err := core.ApplyTransactionWithEVM(msg, gp, sdb, header.Number, hash, header.Time, tx, evm)
-		if err != nil {
-			return nil, fmt.Errorf("block %d: transaction %d (%s): %w", number, i, tx.Hash(), err)
-		}
-		rs = append(rs, r)
-		allLogs = append(allLogs, r.Logs...)
-	}
-	requests, err := chain.PostExecution(config, header, allLogs, block.Withdrawals(), evm)
+	applied, err := chain.Apply(ctx, chain.Block{Config: config, Headers: headers, Header: header, Hash: block.Hash(), Withdrawals: block.Withdrawals(), State: sdb}, block.Transactions(), chain.Replay)
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err // cancelled inside the last transaction: its result is not the block's
-	}
+	rs, hash := applied.Receipts, block.Hash()
 	// The block validator's checks, in its order; the state root's hashing
 	// is what pulls the written tries' nodes into the witness.
-	if gp.Used() != header.GasUsed {
-		return nil, fmt.Errorf("%w %d: gas used %d, header has %d", ErrWitnessMismatch, number, gp.Used(), header.GasUsed)
+	if applied.GasUsed != header.GasUsed {
+		return nil, fmt.Errorf("%w %d: gas used %d, header has %d", ErrWitnessMismatch, number, applied.GasUsed, header.GasUsed)
 	}
 	if bloom := types.MergeBloom(rs); bloom != header.Bloom {
 		return nil, fmt.Errorf("%w %d: bloom differs from the header's", ErrWitnessMismatch, number)
@@ -108,7 +78,7 @@ func Witness(ctx context.Context, config *params.ChainConfig, headers chain.Head
 	if got := types.DeriveSha(rs, trie.NewStackTrie(nil)); got != header.ReceiptHash {
 		return nil, fmt.Errorf("%w %d: receipts root %s, header has %s", ErrWitnessMismatch, number, got, header.ReceiptHash)
 	}
-	if header.RequestsHash != nil && types.CalcRequestsHash(requests) != *header.RequestsHash {
+	if header.RequestsHash != nil && types.CalcRequestsHash(applied.Requests) != *header.RequestsHash {
 		return nil, fmt.Errorf("%w %d: requests hash differs from the header's", ErrWitnessMismatch, number)
 	}
 	if root := sdb.IntermediateRoot(config.IsEIP158(header.Number)); root != header.Root {

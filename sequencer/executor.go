@@ -7,12 +7,9 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
-	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/trie"
 
@@ -46,10 +43,7 @@ func NewExecutor(config *params.ChainConfig, headers HeaderReader) *Executor {
 func (e *Executor) Config() *params.ChainConfig { return e.config }
 
 // DroppedTx is a transaction Build left out, with the reason.
-type DroppedTx struct {
-	Tx  *types.Transaction
-	Err error
-}
+type DroppedTx = chain.DroppedTx
 
 // Built is a sealed block and the state change it makes.
 type Built struct {
@@ -121,56 +115,24 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 		defer sdb.StopPrefetcher()
 	}
 	var (
-		number  = header.Number
-		rules   = e.config.Rules(number, true, header.Time)
-		signer  = types.MakeSigner(e.config, number, header.Time)
-		blkCtx  = core.NewEVMBlockContext(header, chain.NewContext(e.config, e.headers), &header.Coinbase, e.config, sdb)
-		evm     = vm.NewEVM(blkCtx, sdb, e.config, vm.Config{})
-		gp      = core.NewGasPool(header.GasLimit)
-		out     = &Built{}
-		allLogs []*types.Log
-		applied types.Transactions
+		number      = header.Number
+		rules       = e.config.Rules(number, true, header.Time)
+		withdrawals types.Withdrawals
+		mode        = chain.Replay
 	)
-	t0 := time.Now()
-	chain.PreExecution(e.config, header, sdb, evm)
-	for i, tx := range txs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if build && tx.Gas() > gp.Gas() {
-			break // full: the rest waits for the next block
-		}
-		msg, err := core.TransactionToMessage(tx, signer, header.BaseFee)
-		if err == nil {
-			snap, gpSnap := sdb.Snapshot(), gp.Snapshot()
-			sdb.SetTxContext(tx.Hash(), len(applied))
-			var receipt *types.Receipt
-			receipt, err = core.ApplyTransactionWithEVM(msg, gp, sdb, number, common.Hash{}, header.Time, tx, evm)
-			if err == nil {
-				applied = append(applied, tx)
-				out.Receipts = append(out.Receipts, receipt)
-				allLogs = append(allLogs, receipt.Logs...)
-				continue
-			}
-			sdb.RevertToSnapshot(snap)
-			gp.Set(gpSnap)
-		}
-		if !build || tx.IsDepositTx() {
-			// A block's deposits are not the builder's to drop: op-geth
-			// includes even a failing one, so one that cannot be applied
-			// at all means the block cannot be made.
-			return nil, fmt.Errorf("block %d: transaction %d (%s): %w", number, i, tx.Hash(), err)
-		}
-		out.Dropped = append(out.Dropped, DroppedTx{Tx: tx, Err: err})
-	}
-	var withdrawals types.Withdrawals
 	if rules.IsShanghai {
 		withdrawals = types.Withdrawals{}
 	}
-	requests, err := chain.PostExecution(e.config, header, allLogs, withdrawals, evm)
-	if err != nil {
-		return nil, fmt.Errorf("execute block %d: %w", number, err)
+	if build {
+		mode = chain.Build
 	}
+	t0 := time.Now()
+	applied, err := chain.Apply(ctx, chain.Block{Config: e.config, Headers: e.headers, Header: header, Withdrawals: withdrawals, State: sdb}, txs, mode)
+	if err != nil {
+		return nil, err // names the block and the transaction, or is ctx's
+	}
+	out := &Built{Receipts: applied.Receipts, Dropped: applied.Dropped}
+	requests := applied.Requests
 	t1 := time.Now()
 	sdb.IntermediateRoot(true)
 	withdrawalsRoot := chain.WithdrawalsRoot(e.config, header.Time, sdb)
@@ -182,13 +144,13 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 	t3 := time.Now()
 	if build {
 		header.Root = root
-		header.GasUsed = gp.Used()
-		if len(applied) == 0 {
+		header.GasUsed = applied.GasUsed
+		if len(applied.Transactions) == 0 {
 			header.TxHash = types.EmptyTxsHash
 			header.ReceiptHash = types.EmptyReceiptsHash
 			header.Bloom = types.Bloom{}
 		} else {
-			header.TxHash = types.DeriveSha(applied, trie.NewStackTrie(nil))
+			header.TxHash = types.DeriveSha(applied.Transactions, trie.NewStackTrie(nil))
 			header.ReceiptHash = types.DeriveSha(out.Receipts, trie.NewStackTrie(nil))
 			header.Bloom = types.MergeBloom(out.Receipts)
 		}
@@ -201,7 +163,7 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 			// footprint, as op-geth's block builder and validator have it.
 			used := uint64(0)
 			if e.config.IsJovian(header.Time) {
-				if used, err = types.CalcDAFootprint(applied); err != nil {
+				if used, err = types.CalcDAFootprint(applied.Transactions); err != nil {
 					return nil, fmt.Errorf("execute block %d: %w", number, err)
 				}
 			}
@@ -211,28 +173,22 @@ func (e *Executor) execute(ctx context.Context, st history.State, parent, header
 			rh := types.CalcRequestsHash(requests)
 			header.RequestsHash = &rh
 		}
-		out.Block = types.NewBlockWithHeader(header).WithBody(types.Body{Transactions: applied, Withdrawals: withdrawals})
+		out.Block = types.NewBlockWithHeader(header).WithBody(types.Body{Transactions: applied.Transactions, Withdrawals: withdrawals})
 	} else {
 		h := types.CopyHeader(header)
 		h.Root = root
-		h.GasUsed = gp.Used()
+		h.GasUsed = applied.GasUsed
 		h.ReceiptHash = types.EmptyReceiptsHash
 		if len(out.Receipts) > 0 {
 			h.ReceiptHash = types.DeriveSha(out.Receipts, trie.NewStackTrie(nil))
 		}
-		out.Block = types.NewBlockWithHeader(h).WithBody(types.Body{Transactions: applied, Withdrawals: withdrawals})
-	}
-	if out.Receipts == nil {
-		out.Receipts = types.Receipts{}
-	}
-	if applied == nil {
-		applied = types.Transactions{}
+		out.Block = types.NewBlockWithHeader(h).WithBody(types.Body{Transactions: applied.Transactions, Withdrawals: withdrawals})
 	}
 	u, err := statedb.ToBlockUpdate(out.Block.Header(), su)
 	if err != nil {
 		return nil, fmt.Errorf("execute block %d: %w", number, err)
 	}
-	u.Transactions, u.Receipts = applied, out.Receipts
+	u.Transactions, u.Receipts = applied.Transactions, out.Receipts
 	out.Update = u
 	out.Stages = Stages{Execute: t1.Sub(t0), StateRoot: t2.Sub(t1), Commit: t3.Sub(t2), Seal: time.Since(t3)}
 	return out, nil

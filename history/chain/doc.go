@@ -2,9 +2,12 @@
 // blocks: its configuration (an op-geth genesis and, for OP Stack chains, an
 // op-node rollup config) and the block-level rules op-geth applies around a
 // block's transactions (system calls, requests, withdrawals, the Isthmus
-// withdrawals root). The sequencer's executor, the follower and the
-// execution-witness re-execution in proofs apply a block's system calls
-// through these functions, so a block is treated the same way whoever
+// withdrawals root), and Apply, the one routine that applies a block's
+// transactions on a StateDB between them. The sequencer's executor (which
+// builds blocks and replays them) and the execution-witness re-execution in
+// proofs apply blocks through Apply; the follower, which applies an
+// upstream block's state diffs instead of executing it, calls PreExecution
+// and PostExecution itself. So a block is treated the same way whoever
 // makes, follows or re-executes it.
 //
 // Invariants:
