@@ -17,9 +17,11 @@ func newDBCmd() *cobra.Command {
 	)
 	stats := &cobra.Command{
 		Use:   "stats",
-		Short: "Print the head, the retention tiers (blocks and logical bytes) and the disk use of a stopped node's datadir",
+		Short: "Print the head, the retention tiers (blocks and logical bytes) and the disk use of a stopped node's datadir (read-only: works on a full disk)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := store.Open(datadir, store.DefaultConfig(), nil)
+			// Read-only: nothing is written, not even Pebble's recovery,
+			// so it works on a datadir whose disk is full.
+			s, err := store.OpenReadOnly(datadir, store.DefaultConfig(), nil)
 			if err != nil {
 				return err
 			}
