@@ -1,11 +1,3 @@
-// Package replay replays a run of consecutive BlockUpdates over a base state
-// in memory. Hashing the tries dominates; over a run it splits into
-// independent work: every account's storage trie is replayed across the whole
-// run on its own (accounts do not depend on each other, so they run in
-// parallel), then the account trie block by block with the storage roots
-// already known. Catch-up uses the result to commit many blocks in one batch;
-// the store uses it to rebuild the state of a block between two checkpoints
-// of its compact window tier.
 package replay
 
 import (
