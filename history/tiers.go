@@ -45,6 +45,71 @@ func (r Retention) Validate() error {
 	return nil
 }
 
+// TierBounds is where a store's tiers stand: what a TierPolicy decides
+// from. Recent is the recent tier's first block (every block at or above it
+// keeps every version; 0 before any interval moved), Oldest the oldest block
+// with full state (blocks below it keep only headers and pinned history),
+// Head the newest block. A store keeps Oldest <= Recent <= Head+1.
+type TierBounds struct {
+	Head, Recent, Oldest uint64
+}
+
+// TierTask is one step down the tiers, a whole checkpoint interval (or,
+// for Prune, a run of them) that an engine moves in one task:
+//   - a thinning (Prune false) moves blocks From..To, with From the recent
+//     tier's first block (1 while it is 0) and To = From+Checkpoint-1 the
+//     interval's checkpoint, into the window: the recent tier then starts
+//     at To+1, and within the interval only each node's newest version up
+//     to To survives;
+//   - a pruning (Prune true) moves blocks From..To-1, with From the oldest
+//     block, below the window: To, a checkpoint below the recent tier,
+//     becomes the oldest block, and only headers and pinned history of the
+//     blocks below it survive.
+type TierTask struct {
+	Prune    bool
+	From, To uint64
+}
+
+// String names the task in errors and logs.
+func (t TierTask) String() string {
+	if t.Prune {
+		return fmt.Sprintf("prune blocks %d-%d (oldest block %d)", t.From, t.To-1, t.To)
+	}
+	return fmt.Sprintf("thin blocks %d-%d (checkpoint %d)", t.From, t.To, t.To)
+}
+
+// TierPolicy decides how a store's blocks move down the tiers: which task
+// is due, and which accounts keep their full history below the window. The
+// retention package implements it from the operator's spans; an engine
+// (history/store) asks it and only carries tasks out, so the schedule lives
+// in one place.
+//
+// Invariants every implementation keeps:
+//   - Due is a pure function of the bounds (and of the policy's own fixed
+//     settings): the same bounds name the same task, so a store that asks
+//     again after a crash, before or after starting a task, is told the
+//     same thing; once an engine has started a task (moved the boundary)
+//     it finishes it from its own cursor without asking again.
+//   - A task starts at its tier's boundary (a thinning at max(Recent, 1), a
+//     pruning at Oldest) and covers whole checkpoint intervals of the
+//     engine's Retention.Checkpoint: a thinning exactly one, a pruning one
+//     or more ending on a checkpoint.
+//   - A task never crosses the head or the tier above: a thinning ends
+//     below Head (the head stays in the recent tier), a pruning ends below
+//     Recent (the window keeps at least the checkpoint To).
+//   - Due reports false when the tiers are where they should be; a caller
+//     then idles until the head moves.
+//   - Pinned is fixed for the policy's life: the keccak256 hashes of the
+//     addresses whose flat values, storage tries and account-trie paths
+//     keep every version below the window (withdrawal proofs at any age).
+//
+// An engine checks each task it is given against its bounds and refuses
+// one that breaks these invariants with an error; it never guesses.
+type TierPolicy interface {
+	Due(TierBounds) (TierTask, bool)
+	Pinned() []common.Hash
+}
+
 // MigrateResult says what one Migrate call did.
 type MigrateResult struct {
 	Thinned, Pruned uint64 // blocks moved to the window, and below it
