@@ -86,7 +86,8 @@ func WallTime(batches []Batch) time.Duration {
 }
 
 // ErrDiverged means the source's block after the store's head does not
-// build on it: a reorg, which per-block following resolves.
+// build on it: a reorg, which per-block following resolves. Run returns it
+// classed history.ClassReorg.
 var ErrDiverged = errors.New("catch-up: the source's next block does not build on the store's head")
 
 // Run replays the blocks after the store's head up to and including to
@@ -95,6 +96,14 @@ var ErrDiverged = errors.New("catch-up: the source's next block does not build o
 // at ctx's end (returning ctx.Err() with every finished batch committed),
 // on a root mismatch (*history.RootMismatchError, nothing of that batch
 // committed), or with ErrDiverged.
+//
+// Its errors carry their class (history.ClassOf) for the caller to act on:
+// a source that fails or sends a short or wrong range is
+// history.ClassTemporary (fetch again); ErrDiverged is history.ClassReorg
+// (unwind, block by block); the store's errors keep the class the store
+// gave them: a root mismatch or a write the disk refused is
+// history.ClassCritical (halt at the last committed batch), and so is a
+// state the store cannot read.
 func Run(ctx context.Context, cfg Config, st Store, src Source, to uint64, onBatch func(Batch)) error {
 	if cfg.BatchBlocks <= 0 {
 		cfg.BatchBlocks = DefaultConfig().BatchBlocks
@@ -173,23 +182,23 @@ func Run(ctx context.Context, cfg Config, st Store, src Source, to uint64, onBat
 			return ctx.Err()
 		}
 		if f.err != nil {
-			return f.err
+			return history.Temporary(f.err)
 		}
 		wait := time.Since(waitStart)
 		us := f.us
 		if us[0].Header.ParentHash != head.Hash {
-			return fmt.Errorf("%w: block %d has parent %s, the head %d is %s", ErrDiverged, us[0].Number(), us[0].Header.ParentHash, head.Number, head.Hash)
+			return history.Reorg(fmt.Errorf("%w: block %d has parent %s, the head %d is %s", ErrDiverged, us[0].Number(), us[0].Header.ParentHash, head.Number, head.Hash))
 		}
 		t0 := time.Now()
 		var base history.State
 		if inflight != nil {
 			under, err := st.StateAt(inflight.parent)
 			if err != nil {
-				return err
+				return history.Critical(fmt.Errorf("catch-up: state at %d: %w", inflight.parent, err))
 			}
 			base = replay.View(under, inflight.us)
 		} else if base, err = st.StateAt(head.Number); err != nil {
-			return err
+			return history.Critical(fmt.Errorf("catch-up: state at %d: %w", head.Number, err))
 		}
 		err = replay.Prepare(ctx, base, us, cfg.Workers)
 		base.Close()

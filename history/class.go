@@ -54,6 +54,10 @@ func Critical(err error) error { return mark(err, ClassCritical) }
 // found deeper in its chain.
 func Temporary(err error) error { return mark(err, ClassTemporary) }
 
+// Reorg marks err as ClassReorg (nil stays nil): the producer's next block
+// does not build on the store's head, as catch-up's divergence.
+func Reorg(err error) error { return mark(err, ClassReorg) }
+
 func mark(err error, c Class) error {
 	if err == nil {
 		return nil
@@ -62,7 +66,7 @@ func mark(err error, c Class) error {
 }
 
 // ClassOf returns the class of err: the outermost mark in its chain
-// (Critical, Temporary); otherwise ClassCritical for a *RootMismatchError,
+// (Critical, Reorg, Temporary); otherwise ClassCritical for a *RootMismatchError,
 // ClassReorg for a *NotNextError, and ClassTemporary for anything else.
 // ClassOf(nil) is ClassTemporary, but nil is no error to act on.
 func ClassOf(err error) Class {

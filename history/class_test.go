@@ -25,6 +25,7 @@ func TestClassOf(t *testing.T) {
 		{"marked critical, wrapped", fmt.Errorf("ingest block 3: %w", Critical(disk)), ClassCritical},
 		{"temporary overrides a deeper class", Temporary(fmt.Errorf("resubscribe: %w", notNext)), ClassTemporary},
 		{"critical overrides a deeper reorg", Critical(notNext), ClassCritical},
+		{"marked reorg", fmt.Errorf("catch-up: %w", Reorg(errors.New("diverged"))), ClassReorg},
 		{"joined, first mark wins", errors.Join(errors.New("a"), Critical(disk)), ClassCritical},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -36,7 +37,7 @@ func TestClassOf(t *testing.T) {
 			}
 		})
 	}
-	if Critical(nil) != nil || Temporary(nil) != nil {
+	if Critical(nil) != nil || Temporary(nil) != nil || Reorg(nil) != nil {
 		t.Fatal("marking nil must stay nil")
 	}
 	marked := Critical(disk)

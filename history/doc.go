@@ -25,7 +25,7 @@
 // every producer acts on the same way:
 //   - ClassTemporary (unmarked errors, or history.Temporary): retried with
 //     backoff.
-//   - ClassReorg (a NotNextError): unwound to a common ancestor within the
+//   - ClassReorg (a NotNextError, or history.Reorg): unwound to a common ancestor within the
 //     producer's allowed depth.
 //   - ClassCritical (a RootMismatchError, or history.Critical): the producer
 //     halts and the store stays at its last good block. The store marks a
