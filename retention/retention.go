@@ -1,9 +1,3 @@
-// Package retention keeps the history store within its tiers: it turns the
-// configured spans (durations) into blocks (a history.Retention) and runs
-// the store's migration (a history.Migrator) in the background, in bounded
-// steps with pauses between them, so that moving blocks down the tiers
-// never holds up ingest. It knows the store only through those history
-// types; cmd/strata hands it the engine.
 package retention
 
 import (

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -35,7 +36,14 @@ func TestCrashChild(t *testing.T) {
 	cfg := DefaultConfig()
 	migrate := os.Getenv(crashRetentionEnv) != ""
 	if migrate {
-		cfg.Retention = crashRetention(seed)
+		// The recent tier follows the head; the oldest block moves up to
+		// where the parent says (a window stays between them).
+		oldest, err := strconv.ParseUint(os.Getenv(crashRetentionEnv), 10, 64)
+		if err != nil {
+			fmt.Println("oldest:", err)
+			os.Exit(2)
+		}
+		migrateTo(&cfg, 8, math.MaxUint64, oldest, crashPinned(seed)...)
 	}
 	s, err := Open(dir, cfg, nil)
 	if err != nil {
@@ -130,11 +138,11 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("%d kills, head reached %d", kills, lastHead)
 }
 
-// crashRetention pins the first two accounts of the seed's chain.
-func crashRetention(seed uint64) Retention {
+// crashPinned is the first two accounts of the seed's chain.
+func crashPinned(seed uint64) []common.Hash {
 	g := historytest.NewChain(seed)
 	g.Next()
-	return testRetention(g.Keys[0], g.Keys[1])
+	return []common.Hash{g.Keys[0], g.Keys[1]}
 }
 
 // TestCrashDuringMigration kills a child that ingests and migrates the
@@ -149,16 +157,21 @@ func TestCrashDuringMigration(t *testing.T) {
 	t.Logf("seed %d (rerun with -seed=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 123))
 	dir := t.TempDir()
+	pinned := crashPinned(seed)
 	g := historytest.NewChain(seed)
-	g.Next()
-	pinned := []common.Hash{g.Keys[0], g.Keys[1]}
-	g = historytest.NewChain(seed)
 	cfg := DefaultConfig()
 	cfg.NodeCacheEntries = 1
-	cfg.Retention = crashRetention(seed)
+	// The parent migrates only at the end: it finishes whatever the kills
+	// interrupted and moves both tiers as far as the head allows.
+	migrateTo(&cfg, 8, math.MaxUint64, math.MaxUint64, pinned...)
+	start := uint64(0) // the head a round starts from
+	pruned := 0        // rounds that reopened a store with blocks below the window
 	for round := range 10 {
+		// Each round's child prunes up to the checkpoint 64 blocks below
+		// the head it starts from, and thins as the head moves.
+		target := (start - min(start, 64)) / 8 * 8
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
-		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashSeedEnv+"="+strconv.FormatUint(seed, 10), crashRetentionEnv+"=1")
+		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashSeedEnv+"="+strconv.FormatUint(seed, 10), crashRetentionEnv+"="+strconv.FormatUint(target, 10))
 		out, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
@@ -177,6 +190,7 @@ func TestCrashDuringMigration(t *testing.T) {
 		require.NoError(t, err, "round %d: reopen after SIGKILL", round)
 		head, err := s.Head()
 		require.NoError(t, err)
+		start = head.Number
 		for uint64(len(g.Headers)) <= head.Number {
 			g.Next()
 		}
@@ -191,9 +205,11 @@ func TestCrashDuringMigration(t *testing.T) {
 		}
 		if oldest > 0 {
 			checkTiers(t, s, g, pinned, rng)
+			pruned++
 		}
 		require.NoError(t, s.Close())
 	}
+	require.Positive(t, pruned, "the children pruned")
 	// Whatever the kills interrupted, finishing the migration leaves no
 	// superseded version below the oldest block and no changeset listing
 	// a version that is gone.

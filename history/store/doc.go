@@ -23,14 +23,32 @@
 //   - update.go: a block's update read back from its changeset; unwind.go:
 //     Unwind; bulk.go and genesis_export.go: a genesis loaded in bulk and
 //     exported; digest.go: the whole-store digest;
-//   - tiers.go: the tier policy (Retention), boundaries and status;
-//     tier_bytes.go: the byte accounting per tier; migrate.go: migration
-//     tasks (start, work, finish); migrate_plan.go: what a task deletes;
-//     prune.go: a pruning's first phase; pinned.go: the pinned tier;
+//   - tiers.go: the tier boundaries and status, and the check of each task
+//     the tier policy names; tier_bytes.go: the byte accounting per tier;
+//     migrate.go: migration tasks (start, work, finish); migrate_plan.go:
+//     what a task deletes; prune.go: a pruning's first phase; pinned.go:
+//     the pinned tier;
 //     window.go and viewcache.go: window states rebuilt from a checkpoint
 //     and kept for a while;
 //   - disk.go: disk usage and compaction; metrics.go: Prometheus series;
 //     config.go: Config.
+//
+// Tiers: the store does not schedule them. Config.Policy, a
+// history.TierPolicy (the retention package's Policy), says which interval
+// moves next and which accounts are pinned; the store checks each task
+// against its boundaries and carries it out. What a task deletes (the
+// migration plan) stays here, as the primitive "delete the versions the
+// interval [from, to] supersedes", because it cannot be said without the
+// key layout: the plan reads a block's changeset as this store encodes it,
+// tells trie nodes from flat values and pinned items from the rest by
+// their key prefixes, owner hashes and nibble paths, marks changeset
+// entries by their index for a cursor that meta persists (so a crash
+// resumes mid-block and the thinned changeset is rewritten from the same
+// marks), counts bytes from the value lengths the changeset records, and
+// in a pruning seeks every item's versions (item|^block) below the
+// interval in key order. Lifting it into retention would mean exporting
+// that layout through history, which is the coupling the policy interface
+// removes.
 //
 // Invariants:
 //   - Every block is written by Ingest in one atomic, synced batch that also

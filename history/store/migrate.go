@@ -27,9 +27,11 @@ const MigrateChunk = 512
 const yieldEvery = 64
 
 // Migrate moves blocks down the tiers, examining at most budget changeset
-// entries: whole checkpoint intervals from the recent tier into the window
-// (their superseded node versions deleted), then blocks from the window
-// below it (everything but headers and pinned history deleted). It works
+// entries: the tasks Config.Policy names (checked against the boundaries;
+// a task that breaks the policy contract is an error), whole checkpoint
+// intervals from the recent tier into the window (their superseded node
+// versions deleted) and blocks from the window below it (everything but
+// headers and pinned history deleted). It works
 // in batches of at most MigrateChunk entries and stops early when ctx ends
 // (callers bound a step by time with a deadline) or, after its first
 // batch, as soon as a block starts ingesting: migration only uses the time
@@ -74,7 +76,15 @@ func (s *Store) Migrate(ctx context.Context, budget int) (MigrateResult, error) 
 		res.Deleted += deleted
 		budget -= max(examined, 1)
 	}
-	res.More = s.task != nil || s.due() != nil
+	if s.task == nil {
+		next, err := s.due()
+		if err != nil {
+			return res, err
+		}
+		res.More = next != nil
+	} else {
+		res.More = true
+	}
 	return res, ctx.Err()
 }
 
@@ -139,9 +149,9 @@ func (t *migrateTask) lastBlock() uint64 { return t.to - 1 }
 // startTask moves the boundary for the next due task and records the task,
 // in one batch.
 func (s *Store) startTask() (*migrateTask, error) {
-	t := s.due()
-	if t == nil {
-		return nil, nil
+	t, err := s.due()
+	if t == nil || err != nil {
+		return nil, err
 	}
 	var size uint64
 	last := t.to
@@ -173,7 +183,7 @@ func (s *Store) startTask() (*migrateTask, error) {
 	} else {
 		s.bytes.moved += size
 	}
-	err := b.Set(metaKey(metaTierB), s.bytes.encode(), nil)
+	err = b.Set(metaKey(metaTierB), s.bytes.encode(), nil)
 	s.bytes.mu.Unlock()
 	if err != nil {
 		return nil, err

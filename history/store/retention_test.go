@@ -19,66 +19,131 @@ import (
 	"github.com/strata-chain/strata/history/historytest"
 )
 
-// testRetention has small spans so that thousands of blocks cross every
-// tier: 40 recent blocks, a 96-block window, checkpoints every 8 blocks.
-func testRetention(pinned ...common.Hash) Retention {
-	return Retention{Recent: 40, Window: 96, Checkpoint: 8, Pinned: pinned}
+// fixedTiers is the store tests' tier policy: it names the store's next
+// interval until the boundaries reach fixed blocks (the recent tier's
+// first block up to recent, the oldest block up to oldest), never past the
+// head or the recent tier. It is not the schedule, which follows the head
+// by spans (the retention package's Policy, tested there with this store
+// as its fixture): store tests pick where the tiers end and check the
+// mechanics of getting there.
+type fixedTiers struct {
+	checkpoint     uint64
+	recent, oldest uint64
+	pinned         []common.Hash
 }
 
-// TestRetentionProperty ingests a random history of 800 blocks while
-// migrating in random bounded steps, and checks after every few steps that
-// every block answers as its tier promises: at and above the oldest full
-// block, the state root, flat reads and proofs of present and absent keys
-// match the model (directly in the recent tier and at checkpoints, rebuilt
-// between checkpoints); below it, pinned accounts still prove against the
-// model's root and every other account gets an error naming the oldest
-// block.
-func TestRetentionProperty(t *testing.T) {
-	seed := *seedFlag
-	t.Logf("seed %d (rerun with -seed=%d)", seed, seed)
-	ctx := context.Background()
-	g := historytest.NewChain(seed)
-	first := g.Next() // block 0 creates the first accounts; pin two of them
-	pinned := []common.Hash{g.Keys[0], g.Keys[1]}
-	cfg := DefaultConfig()
-	cfg.NodeCacheEntries = 1 // the hash-keyed cache would hide a node the tiers lost
-	cfg.Retention = testRetention(pinned...)
-	s, err := OpenMem(cfg)
-	require.NoError(t, err)
-	defer s.Close()
-	require.NoError(t, s.Ingest(ctx, first))
-	rng := rand.New(rand.NewPCG(seed, 17))
-	const blocks = 800
-	for n := 1; n <= blocks; n++ {
-		require.NoError(t, s.Ingest(ctx, g.Next()))
-		if rng.IntN(3) == 0 {
-			_, err := s.Migrate(ctx, 1+rng.IntN(400))
-			require.NoError(t, err)
-		}
-		if n%400 == 0 || n == blocks {
-			checkTiers(t, s, g, pinned, rng)
-		}
+func (f fixedTiers) Due(b history.TierBounds) (history.TierTask, bool) {
+	C := f.checkpoint
+	if from := max(b.Recent, 1); from+C <= f.recent && from+C-1 < b.Head {
+		return history.TierTask{From: from, To: from + C - 1}, true
 	}
+	if to := b.Oldest/C*C + C; to <= f.oldest && to < b.Recent {
+		return history.TierTask{Prune: true, From: b.Oldest, To: to}, true
+	}
+	return history.TierTask{}, false
+}
+
+func (f fixedTiers) Pinned() []common.Hash { return f.pinned }
+
+// migrateTo turns retention on with checkpoint interval C and a fixedTiers
+// policy moving the recent tier's first block to recent and the oldest
+// block to oldest. (The Retention's spans are the policy's input, so they
+// are left at the least that validates: the store reads only Checkpoint.)
+func migrateTo(cfg *Config, C, recent, oldest uint64, pinned ...common.Hash) {
+	cfg.Retention = Retention{Recent: C, Checkpoint: C}
+	cfg.Policy = fixedTiers{checkpoint: C, recent: recent, oldest: oldest, pinned: pinned}
+}
+
+// migrateAll migrates until nothing is due.
+func migrateAll(t *testing.T, s *Store, budget int) {
+	t.Helper()
 	for {
-		res, err := s.Migrate(ctx, 1000)
+		res, err := s.Migrate(context.Background(), budget)
 		require.NoError(t, err)
 		if !res.More {
-			break
+			return
 		}
 	}
-	checkTiers(t, s, g, pinned, rng)
-	require.Zero(t, s.rebuildFallbacks.Load(), "every rebuild between checkpoints replayed the merged update")
-	checkChangesets(t, s)
-	checkPruned(t, s)
-	tiers := s.Tiers()
-	require.Equal(t, "recent", tiers[0].Name)
-	require.GreaterOrEqual(t, blocks-tiers[0].Earliest+1, uint64(40), "the recent tier keeps at least Recent blocks")
-	require.Less(t, blocks-tiers[0].Earliest+1, uint64(40+8), "and gives up whole intervals")
-	require.Equal(t, tiers[0].Earliest-1, tiers[1].Latest)
-	require.Zero(t, tiers[1].Earliest%8)
-	for _, tr := range tiers {
-		require.Positive(t, tr.Bytes, "tier %s holds bytes", tr.Name)
+}
+
+// oneTask is a policy that always names the same task.
+type oneTask history.TierTask
+
+func (o oneTask) Due(history.TierBounds) (history.TierTask, bool) { return history.TierTask(o), true }
+func (o oneTask) Pinned() []common.Hash                           { return nil }
+
+// TestPolicyTaskChecked: a task that breaks history.TierPolicy's invariants
+// is refused with an error naming it and why, and nothing moves; a good
+// one is carried out. The store's boundaries are recent 17, oldest 8 at
+// head 40, checkpoint 8.
+func TestPolicyTaskChecked(t *testing.T) {
+	tests := []struct {
+		name string
+		task history.TierTask
+		want string // the error; empty: the task runs
+	}{
+		{"thin the next interval", history.TierTask{From: 17, To: 24}, ""},
+		{"prune the next interval", history.TierTask{Prune: true, From: 8, To: 16}, ""},
+		{"thin off the boundary", history.TierTask{From: 25, To: 32}, "thin blocks 25-32 (checkpoint 32) at head 40 (recent 17, oldest 8): it does not start at the recent tier's first block 17"},
+		{"thin two intervals", history.TierTask{From: 17, To: 32}, "it is not one checkpoint interval of 8 blocks"},
+		{"thin a partial interval", history.TierTask{From: 17, To: 20}, "it is not one checkpoint interval of 8 blocks"},
+		{"prune off the boundary", history.TierTask{Prune: true, From: 0, To: 8}, "it does not start at the oldest block 8"},
+		{"prune nothing", history.TierTask{Prune: true, From: 8, To: 8}, "it is empty"},
+		{"prune into the recent tier", history.TierTask{Prune: true, From: 8, To: 24}, "prune blocks 8-23 (oldest block 24) at head 40 (recent 17, oldest 8): it reaches the recent tier at block 17"},
 	}
+	g := historytest.NewChain(5)
+	var blocks []*history.BlockUpdate
+	for range 41 {
+		blocks = append(blocks, g.Next())
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := DefaultConfig()
+			migrateTo(&cfg, 8, 17, 8)
+			s, err := OpenMem(cfg)
+			require.NoError(t, err)
+			defer s.Close()
+			for _, u := range blocks {
+				require.NoError(t, s.Ingest(ctx, u))
+			}
+			migrateAll(t, s, 1000)
+			require.Equal(t, uint64(17), s.recent.Load())
+			require.Equal(t, uint64(8), s.oldest.Load())
+			s.cfg.Policy = oneTask(tc.task)
+			res, err := s.Migrate(ctx, 1)
+			if tc.want != "" {
+				require.ErrorContains(t, err, tc.want)
+				require.Nil(t, s.task, "no task started")
+				require.Equal(t, uint64(17), s.recent.Load(), "the boundaries did not move")
+				require.Equal(t, uint64(8), s.oldest.Load())
+				return
+			}
+			require.NoError(t, err)
+			require.True(t, res.More)
+			if tc.task.Prune {
+				require.Equal(t, tc.task.To, s.oldest.Load(), "the oldest block moved")
+			} else {
+				require.Equal(t, tc.task.To+1, s.recent.Load(), "the recent tier moved")
+			}
+		})
+	}
+}
+
+// TestRetentionNeedsPolicy: with retention on, a Config without a policy,
+// or whose Retention pins other accounts than its policy, is refused.
+func TestRetentionNeedsPolicy(t *testing.T) {
+	a, b := common.HexToHash("0xa"), common.HexToHash("0xb")
+	cfg := DefaultConfig()
+	require.NoError(t, cfg.Validate(), "retention off needs no policy")
+	cfg.Retention = Retention{Recent: 16, Checkpoint: 8, Pinned: []common.Hash{a, b}}
+	require.ErrorContains(t, cfg.Validate(), "retention is enabled (recent tier 16 blocks) but no tier policy is set")
+	cfg.Policy = fixedTiers{checkpoint: 8, pinned: []common.Hash{a}}
+	require.ErrorContains(t, cfg.Validate(), "retention pins 2 accounts and the tier policy 1, not the same ones")
+	cfg.Policy = fixedTiers{checkpoint: 8, pinned: []common.Hash{b, a}}
+	require.NoError(t, cfg.Validate(), "the same pins in another order")
+	cfg.Retention.Pinned = nil
+	require.NoError(t, cfg.Validate(), "pins left to the policy")
 }
 
 // checkTiers checks every block of the store against the model.
@@ -130,40 +195,6 @@ func checkTiers(t *testing.T, s *Store, g *historytest.Chain, pinned []common.Ha
 	}
 }
 
-// TestRetentionShrinksDisk: migrating and compacting a store on disk frees
-// space.
-func TestRetentionShrinksDisk(t *testing.T) {
-	ctx := context.Background()
-	cfg := DefaultConfig()
-	cfg.NoSync = true
-	cfg.Retention = Retention{Recent: 32, Window: 64, Checkpoint: 16}
-	s, err := Open(t.TempDir(), cfg, nil)
-	require.NoError(t, err)
-	defer s.Close()
-	g := historytest.NewChain(4)
-	for range 1200 {
-		require.NoError(t, s.Ingest(ctx, g.Next()))
-	}
-	require.NoError(t, s.Compact())
-	before := s.LiveTableBytes()
-	for {
-		res, err := s.Migrate(ctx, 500)
-		require.NoError(t, err)
-		if !res.More {
-			break
-		}
-	}
-	require.NoError(t, s.Compact())
-	after := s.LiveTableBytes()
-	t.Logf("disk %d -> %d bytes", before, after)
-	require.Less(t, after, before*3/4, "migration freed at least a quarter of the disk")
-	head, _ := s.Head()
-	checkState(t, s, g, head.Number)
-	oldest, _ := s.Oldest()
-	checkState(t, s, g, oldest)
-	checkState(t, s, g, oldest+5) // rebuilt between checkpoints
-}
-
 // TestMigrationResumesTask: a step that ends inside a task leaves the
 // boundary already moved and the cursor in meta; a reopened store finishes
 // the task and every tier still answers as the model says.
@@ -173,7 +204,7 @@ func TestMigrationResumesTask(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.NoSync = true
 	cfg.NodeCacheEntries = 1
-	cfg.Retention = Retention{Recent: 32, Window: 64, Checkpoint: 8}
+	migrateTo(&cfg, 8, 161, 96) // where Recent 32, Window 64 put head 199's tiers
 	s, err := Open(dir, cfg, nil)
 	require.NoError(t, err)
 	g := historytest.NewChain(11)
@@ -211,7 +242,8 @@ func TestMigrationResumesTask(t *testing.T) {
 	require.Nil(t, s.task)
 	head, _ := s.Head()
 	oldest, _ := s.Oldest()
-	require.Equal(t, uint64(96), oldest, "head 199: recent from (199-32)/8*8+1 = 161, oldest (161-64)/8*8")
+	require.Equal(t, uint64(161), s.recent.Load(), "the policy's recent tier")
+	require.Equal(t, uint64(96), oldest, "the policy's oldest block")
 	for n := oldest; n <= head.Number; n++ {
 		checkState(t, s, g, n)
 	}
@@ -236,7 +268,7 @@ func TestPruningResumes(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.NoSync = true
 			cfg.NodeCacheEntries = 1
-			cfg.Retention = Retention{Recent: 32, Window: 64, Checkpoint: 8}
+			migrateTo(&cfg, 8, 161, 96)
 			s, err := Open(dir, cfg, nil)
 			require.NoError(t, err)
 			g := historytest.NewChain(23)
@@ -282,7 +314,7 @@ func TestPruningResumes(t *testing.T) {
 func TestWindowViewCache(t *testing.T) {
 	ctx := context.Background()
 	cfg := DefaultConfig()
-	cfg.Retention = Retention{Recent: 16, Window: 64, Checkpoint: 8}
+	migrateTo(&cfg, 8, 57, 0) // thin up to block 56, prune nothing
 	s, err := OpenMem(cfg)
 	require.NoError(t, err)
 	defer s.Close()
@@ -386,7 +418,7 @@ func checkPruned(t *testing.T, s *Store) {
 func TestMigrationYieldsToIngest(t *testing.T) {
 	ctx := context.Background()
 	cfg := DefaultConfig()
-	cfg.Retention = Retention{Recent: 16, Window: 1 << 20, Checkpoint: 8}
+	migrateTo(&cfg, 8, 281, 0) // 35 intervals to thin, nothing to prune
 	s, err := OpenMem(cfg)
 	require.NoError(t, err)
 	defer s.Close()
@@ -416,7 +448,7 @@ func TestMigratesOlderChangesets(t *testing.T) {
 	ctx := context.Background()
 	cfg := DefaultConfig()
 	cfg.NodeCacheEntries = 1
-	cfg.Retention = Retention{Recent: 32, Window: 64, Checkpoint: 8}
+	migrateTo(&cfg, 8, 201, 136)
 	s, err := OpenMem(cfg)
 	require.NoError(t, err)
 	defer s.Close()

@@ -59,7 +59,7 @@ func TestSchemaVersions(t *testing.T) {
 			ctx := context.Background()
 			cfg := DefaultConfig()
 			cfg.FS, cfg.NodeCacheEntries = vfs.NewMem(), 1
-			cfg.Retention = Retention{Recent: 16, Window: 32, Checkpoint: 8}
+			migrateTo(&cfg, 8, 57, 24) // thinning and pruning both run
 			s, err := Open("db", cfg, nil)
 			require.NoError(t, err)
 			g := historytest.NewChain(61)

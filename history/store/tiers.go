@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -10,11 +11,14 @@ import (
 )
 
 // Retention sets the tiers, in blocks: history.Retention (DESIGN §4), the
-// type the retention package builds from the operator's spans.
+// type the retention package builds from the operator's spans. The store
+// does not schedule the tiers: Config.Policy (a history.TierPolicy, which
+// the retention package implements) names each task, and the store checks
+// it against the boundaries and carries it out (migrate.go).
 //
-// Invariants, with recent and oldest as the store's meta holds them (both
-// multiples of Checkpoint once retention ran, and moved in the same batch
-// as the data they describe): blocks >= recent are complete; blocks in
+// Invariants, with recent and oldest as the store's meta holds them (once
+// retention ran, oldest a checkpoint and recent the block after one, both
+// moved in the same batch as the data they describe): blocks >= recent are complete; blocks in
 // [oldest, recent) hold what the window keeps; blocks < oldest hold what
 // the pinned tier keeps. A version is only ever deleted when a newer
 // version of the same item exists at or below the interval's checkpoint,
@@ -87,43 +91,59 @@ func (s *Store) loadRetentionMeta() error {
 	} else if !errors.Is(err, history.ErrNotFound) {
 		return err
 	}
-	s.pinned = make(map[common.Hash][]byte, len(s.cfg.Retention.Pinned))
-	for _, a := range s.cfg.Retention.Pinned {
+	var pinned []common.Hash
+	if s.cfg.Policy != nil {
+		pinned = s.cfg.Policy.Pinned()
+	}
+	s.pinned = make(map[common.Hash][]byte, len(pinned))
+	for _, a := range pinned {
 		s.pinned[a] = keyNibbles(a)
 	}
 	return nil
 }
 
-// due returns the next task, nil when the tiers are where they should be.
-func (s *Store) due() *migrateTask {
-	r := s.cfg.Retention
+// due asks the policy for the next task, nil when the tiers are where they
+// should be. The policy's task is checked against the boundaries before the
+// store acts on it (history.TierPolicy's invariants); one that breaks them
+// is refused with an error naming it, and nothing moves.
+func (s *Store) due() (*migrateTask, error) {
 	h := s.head.Load()
 	if h == nil {
+		return nil, nil
+	}
+	b := history.TierBounds{Head: h.Number, Recent: s.recent.Load(), Oldest: s.oldest.Load()}
+	t, ok := s.cfg.Policy.Due(b)
+	if !ok {
+		return nil, nil
+	}
+	if err := checkTask(t, b, s.cfg.Retention.Checkpoint); err != nil {
+		return nil, err
+	}
+	return &migrateTask{prune: t.Prune, below: t.Prune && t.From > 0, from: t.From, to: t.To, blk: t.From}, nil
+}
+
+// checkTask reports why a policy's task cannot be carried out at bounds b
+// with checkpoint interval C, nil when it can: a thinning must be the one
+// interval starting at the recent tier's first block and end below the
+// head; a pruning must start at the oldest block and end, past it, below
+// the recent tier.
+func checkTask(t history.TierTask, b history.TierBounds, C uint64) error {
+	var why string
+	switch recent := max(b.Recent, 1); {
+	case !t.Prune && t.From != recent:
+		why = fmt.Sprintf("it does not start at the recent tier's first block %d", recent)
+	case !t.Prune && t.To != t.From+C-1:
+		why = fmt.Sprintf("it is not one checkpoint interval of %d blocks", C)
+	case !t.Prune && t.To >= b.Head:
+		why = fmt.Sprintf("it reaches the head %d", b.Head)
+	case t.Prune && t.From != b.Oldest:
+		why = fmt.Sprintf("it does not start at the oldest block %d", b.Oldest)
+	case t.Prune && t.To <= t.From:
+		why = "it is empty"
+	case t.Prune && t.To >= b.Recent:
+		why = fmt.Sprintf("it reaches the recent tier at block %d", b.Recent)
+	default:
 		return nil
 	}
-	C := r.Checkpoint
-	// The recent tier keeps at least Recent blocks; it gives up whole
-	// intervals (c-C, c], so the new boundary is c+1 for a checkpoint c.
-	recentTarget := uint64(0)
-	if h.Number > r.Recent {
-		recentTarget = (h.Number-r.Recent)/C*C + 1
-	}
-	recent := max(s.recent.Load(), 1) // block 0 is a checkpoint; nothing below it
-	if recent+C <= recentTarget+1 && recent+C-1 <= h.Number {
-		return &migrateTask{from: recent, to: recent + C - 1, blk: recent}
-	}
-	// No window: the recent tier's lower edge is also the oldest block.
-	oldestTarget := s.recent.Load() - min(s.recent.Load(), 1)
-	if r.Window > 0 {
-		oldestTarget = 0
-		if recent := s.recent.Load(); recent > r.Window {
-			oldestTarget = recent - r.Window
-		}
-	}
-	oldestTarget = oldestTarget / C * C
-	if oldest := s.oldest.Load(); oldest < oldestTarget {
-		to := max((oldest+C)/C*C, oldest+1) // the next checkpoint: oldest stays one
-		return &migrateTask{prune: true, below: oldest > 0, from: oldest, to: min(to, oldestTarget), blk: oldest}
-	}
-	return nil
+	return fmt.Errorf("retention policy named %s at head %d (recent %d, oldest %d): %s", t, b.Head, b.Recent, b.Oldest, why)
 }
