@@ -215,17 +215,17 @@ func applyLimits(srv *rpc.Server, cfg ServerConfig) {
 }
 
 // buildHandlers wraps the rpc servers as geth's node package does (CORS
-// inside the virtual-host check, gzip; origin check on WebSocket upgrades),
-// all behind the per-IP rate limit.
+// inside the virtual-host check, gzip; the origin check on WebSocket
+// upgrades), all behind the per-IP rate limit.
 func (s *Server) buildHandlers() error {
 	rl, err := newIPRateLimiter(s.cfg.RateLimit, nil)
 	if err != nil {
 		return err
 	}
 	httpH := node.NewHTTPHandlerStack(s.httpRPC, s.cfg.HTTPCORSDomains, s.cfg.HTTPVirtualHosts, nil)
-	// geth treats an empty origin list as its default (localhost and this
-	// host's name); nil reaches it the same way.
-	wsH := node.NewWSHandlerStack(s.wsRPC.WebsocketHandler(s.cfg.WSOrigins), nil)
+	// The origin check is geth's, done outside geth's handler (newOriginCheck
+	// says why), which is then told to allow any origin.
+	wsH := newOriginCheck(s.cfg.WSOrigins, s.log, node.NewWSHandlerStack(s.wsRPC.WebsocketHandler([]string{"*"}), nil))
 	s.combined = rateLimitHandler(rl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isWebsocket(r) {
 			wsH.ServeHTTP(w, r)
