@@ -73,7 +73,7 @@ type TierTask struct {
 // String names the task in errors and logs.
 func (t TierTask) String() string {
 	if t.Prune {
-		return fmt.Sprintf("prune blocks %d-%d (oldest block %d)", t.From, t.To-1, t.To)
+		return fmt.Sprintf("prune blocks %d up to the new oldest block %d", t.From, t.To)
 	}
 	return fmt.Sprintf("thin blocks %d-%d (checkpoint %d)", t.From, t.To, t.To)
 }

@@ -89,7 +89,7 @@ func TestPolicyTaskChecked(t *testing.T) {
 		{"thin a partial interval", history.TierTask{From: 17, To: 20}, "it is not one checkpoint interval of 8 blocks"},
 		{"prune off the boundary", history.TierTask{Prune: true, From: 0, To: 8}, "it does not start at the oldest block 8"},
 		{"prune nothing", history.TierTask{Prune: true, From: 8, To: 8}, "it is empty"},
-		{"prune into the recent tier", history.TierTask{Prune: true, From: 8, To: 24}, "prune blocks 8-23 (oldest block 24) at head 40 (recent 17, oldest 8): it reaches the recent tier at block 17"},
+		{"prune into the recent tier", history.TierTask{Prune: true, From: 8, To: 24}, "prune blocks 8 up to the new oldest block 24 at head 40 (recent 17, oldest 8): it reaches the recent tier at block 17"},
 	}
 	g := historytest.NewChain(5)
 	var blocks []*history.BlockUpdate
