@@ -26,6 +26,7 @@ import (
 	"github.com/strata-chain/strata/bench"
 	"github.com/strata-chain/strata/history/store"
 	"github.com/strata-chain/strata/proofs"
+	"github.com/strata-chain/strata/retention"
 	"github.com/strata-chain/strata/sequencer"
 )
 
@@ -85,6 +86,7 @@ func TestMeasureProofHostLatency(t *testing.T) {
 	cfg.Initial = sequencer.InitialState{Accounts: envInt(t, "STRATA_MEASURE_ACCOUNTS", 200_000), Slots: envInt(t, "STRATA_MEASURE_SLOTS", 1_000_000)}
 	scfg := store.DefaultConfig()
 	scfg.Retention = store.Retention{Recent: recentSpan, Window: 1 << 20, Checkpoint: checkpoint}
+	scfg.Policy = retention.NewPolicy(scfg.Retention)
 	// STRATA_MEASURE_DIR keeps the chain for the next run.
 	dir := os.Getenv("STRATA_MEASURE_DIR")
 	if dir == "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-chain/strata/history/store"
 	"github.com/strata-chain/strata/proofs"
+	"github.com/strata-chain/strata/retention"
 )
 
 // TestProofHostMethodsInTheWindow serves witnesses and nodes by hash for
@@ -22,6 +23,7 @@ import (
 func TestProofHostMethodsInTheWindow(t *testing.T) {
 	scfg := store.DefaultConfig()
 	scfg.Retention = store.Retention{Recent: 4, Window: 64, Checkpoint: 3}
+	scfg.Policy = retention.NewPolicy(scfg.Retention)
 	c := newOPChainIn(t, scfg)
 	for {
 		res, err := c.store.Migrate(context.Background(), 1<<20)
