@@ -182,145 +182,179 @@ func RunProofLoad(ctx context.Context, cfg ProofLoadConfig) (*ProofLoadResult, e
 	if uint64(head) < cfg.MinBlock {
 		return nil, fmt.Errorf("head %d is below the oldest block to prove %d", head, cfg.MinBlock)
 	}
-	roots := &rootCache{roots: map[uint64]common.Hash{}}
-	slots := make([]string, len(cfg.Slots))
-	for i, s := range cfg.Slots {
-		slots[i] = s.Hex()
+	l := &proofLoad{cfg: cfg, cl: cl, roots: &rootCache{roots: map[uint64]common.Hash{}}, maxBlock: uint64(head)}
+	for _, s := range cfg.Slots {
+		l.slots = append(l.slots, s.Hex())
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
-	defer cancel()
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		errCount  int
-		firstErr  error
-		maxBlock  = uint64(head)
-		wg        sync.WaitGroup
-	)
-	// one sends one proof request and verifies it; it reports the latency
-	// from since, and false when the run must stop.
-	one := func(rng *rand.Rand, since time.Time) (time.Duration, bool, error) {
-		mu.Lock()
-		top := maxBlock
-		mu.Unlock()
-		n := cfg.MinBlock + rng.Uint64N(top-cfg.MinBlock+1)
-		addr := cfg.Addresses[rng.IntN(len(cfg.Addresses))]
-		var raw json.RawMessage
-		err := cl.CallContext(ctx, &raw, "eth_getProof", addr, slots, hexutil.Uint64(n))
-		el := time.Since(since)
-		if ctx.Err() != nil {
-			return 0, false, nil
-		}
-		if err != nil {
-			return 0, true, err
-		}
-		root, err := roots.root(ctx, cl, n)
-		if err != nil {
-			return 0, true, err
-		}
-		if verr := VerifyAccountResult(raw, root); verr != nil {
-			mu.Lock()
-			firstErr = errors.Join(firstErr, fmt.Errorf("block %d: %w", n, verr))
-			mu.Unlock()
-			cancel()
-			return 0, false, nil
-		}
-		return el, true, nil
-	}
-	record := func(el time.Duration, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errCount++
-			return
-		}
-		latencies = append(latencies, el)
-	}
+	l.ctx, l.cancel = context.WithTimeout(ctx, cfg.Duration)
+	defer l.cancel()
 	start := time.Now()
 	if cfg.Rate <= 0 {
-		for c := range cfg.Clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rng := rand.New(rand.NewPCG(cfg.Seed, uint64(c)))
-				for ctx.Err() == nil {
-					el, goOn, err := one(rng, time.Now())
-					if !goOn {
-						return
-					}
-					record(el, err)
-				}
-			}()
-		}
+		l.closedLoop()
 	} else {
-		interval := time.Duration(float64(time.Second) / cfg.Rate)
-		sem := make(chan struct{}, cfg.Clients)
-		rng := rand.New(rand.NewPCG(cfg.Seed, 0))
-		wg.Add(1)
+		l.openLoop(start)
+	}
+	go l.followHead()
+	l.wg.Wait()
+	return l.result(time.Since(start))
+}
+
+// proofLoad is one RunProofLoad in progress. Its figures are guarded by
+// mu; ctx ends at the load's duration or at the first failed verification.
+type proofLoad struct {
+	cfg    ProofLoadConfig
+	cl     *rpc.Client
+	roots  *rootCache
+	slots  []string // cfg.Slots as hex
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the senders
+
+	mu        sync.Mutex
+	latencies []time.Duration
+	errCount  int
+	firstErr  error  // failed verifications
+	maxBlock  uint64 // the newest block asked for, following the head
+}
+
+// one sends one proof request and verifies it; it reports the latency from
+// since, and false when the run must stop (the load is over, or an answer
+// failed verification).
+func (l *proofLoad) one(rng *rand.Rand, since time.Time) (time.Duration, bool, error) {
+	l.mu.Lock()
+	top := l.maxBlock
+	l.mu.Unlock()
+	n := l.cfg.MinBlock + rng.Uint64N(top-l.cfg.MinBlock+1)
+	addr := l.cfg.Addresses[rng.IntN(len(l.cfg.Addresses))]
+	var raw json.RawMessage
+	err := l.cl.CallContext(l.ctx, &raw, "eth_getProof", addr, l.slots, hexutil.Uint64(n))
+	el := time.Since(since)
+	if l.ctx.Err() != nil {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, true, err
+	}
+	root, err := l.roots.root(l.ctx, l.cl, n)
+	if err != nil {
+		return 0, true, err
+	}
+	if verr := VerifyAccountResult(raw, root); verr != nil {
+		l.mu.Lock()
+		l.firstErr = errors.Join(l.firstErr, fmt.Errorf("block %d: %w", n, verr))
+		l.mu.Unlock()
+		l.cancel()
+		return 0, false, nil
+	}
+	return el, true, nil
+}
+
+// record counts one answered request: its latency, or an error.
+func (l *proofLoad) record(el time.Duration, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.errCount++
+		return
+	}
+	l.latencies = append(l.latencies, el)
+}
+
+// closedLoop starts Clients senders that each send back to back.
+func (l *proofLoad) closedLoop() {
+	for c := range l.cfg.Clients {
+		l.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			timer := time.NewTimer(0)
-			defer timer.Stop()
-			for k := 0; ; k++ {
-				due := start.Add(time.Duration(k) * interval)
-				if wait := time.Until(due); wait > 0 {
-					timer.Reset(wait)
-					select {
-					case <-ctx.Done():
-						return
-					case <-timer.C:
-					}
-				}
-				select {
-				case <-ctx.Done():
+			defer l.wg.Done()
+			rng := rand.New(rand.NewPCG(l.cfg.Seed, uint64(c)))
+			for l.ctx.Err() == nil {
+				el, goOn, err := l.one(rng, time.Now())
+				if !goOn {
 					return
-				case sem <- struct{}{}:
 				}
-				reqRng := rand.New(rand.NewPCG(rng.Uint64(), uint64(k)))
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer func() { <-sem }()
-					if el, goOn, err := one(reqRng, due); goOn {
-						record(el, err)
-					}
-				}()
+				l.record(el, err)
 			}
 		}()
 	}
-	// Follow the head so the load spans the growing history.
+}
+
+// openLoop starts the scheduler of the open loop: request k is due at
+// start + k/Rate and waits for one of Clients slots; its latency counts
+// from when it was due.
+func (l *proofLoad) openLoop(start time.Time) {
+	interval := time.Duration(float64(time.Second) / l.cfg.Rate)
+	sem := make(chan struct{}, l.cfg.Clients)
+	rng := rand.New(rand.NewPCG(l.cfg.Seed, 0))
+	l.wg.Add(1)
 	go func() {
-		tk := time.NewTicker(time.Second)
-		defer tk.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-				var h hexutil.Uint64
-				if cl.CallContext(ctx, &h, "eth_blockNumber") == nil {
-					mu.Lock()
-					maxBlock = uint64(h)
-					mu.Unlock()
+		defer l.wg.Done()
+		timer := time.NewTimer(0)
+		defer timer.Stop()
+		for k := 0; ; k++ {
+			due := start.Add(time.Duration(k) * interval)
+			if wait := time.Until(due); wait > 0 {
+				timer.Reset(wait)
+				select {
+				case <-l.ctx.Done():
+					return
+				case <-timer.C:
 				}
 			}
+			select {
+			case <-l.ctx.Done():
+				return
+			case sem <- struct{}{}:
+			}
+			reqRng := rand.New(rand.NewPCG(rng.Uint64(), uint64(k)))
+			l.wg.Add(1)
+			go func() {
+				defer l.wg.Done()
+				defer func() { <-sem }()
+				if el, goOn, err := l.one(reqRng, due); goOn {
+					l.record(el, err)
+				}
+			}()
 		}
 	}()
-	wg.Wait()
-	elapsed := time.Since(start)
-	if firstErr != nil {
-		return nil, fmt.Errorf("served proof failed verification: %w", firstErr)
+}
+
+// followHead re-reads the head every second until the load ends, so the
+// load spans the growing history.
+func (l *proofLoad) followHead() {
+	tk := time.NewTicker(time.Second)
+	defer tk.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-tk.C:
+			var h hexutil.Uint64
+			if l.cl.CallContext(l.ctx, &h, "eth_blockNumber") == nil {
+				l.mu.Lock()
+				l.maxBlock = uint64(h)
+				l.mu.Unlock()
+			}
+		}
+	}
+}
+
+// result is the load's figures over elapsed, or the failed verifications.
+func (l *proofLoad) result(elapsed time.Duration) (*ProofLoadResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.firstErr != nil {
+		return nil, fmt.Errorf("served proof failed verification: %w", l.firstErr)
 	}
 	return &ProofLoadResult{
-		Clients:   cfg.Clients,
-		Rate:      cfg.Rate,
+		Clients:   l.cfg.Clients,
+		Rate:      l.cfg.Rate,
 		Duration:  elapsed,
-		Proofs:    len(latencies),
-		Errors:    errCount,
-		PerSecond: float64(len(latencies)) / elapsed.Seconds(),
-		Latency:   Summarize(latencies),
-		MinBlock:  cfg.MinBlock,
-		MaxBlock:  maxBlock,
-		Samples:   latencies,
+		Proofs:    len(l.latencies),
+		Errors:    l.errCount,
+		PerSecond: float64(len(l.latencies)) / elapsed.Seconds(),
+		Latency:   Summarize(l.latencies),
+		MinBlock:  l.cfg.MinBlock,
+		MaxBlock:  l.maxBlock,
+		Samples:   l.latencies,
 	}, nil
 }

@@ -134,7 +134,6 @@ func (rep *Report) Write(dir string) (string, error) {
 // Markdown renders the report: the figures side by side per block time, and
 // the PASS/FAIL table of each run against the contract.
 func (rep *Report) Markdown(plots []string) string {
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "# strata bench: %s\n\n", rep.Name)
 	fmt.Fprintf(&b, "%s · strata %s · %s/%s, %d CPUs, %s · `%s`\n\n", rep.Date.UTC().Format(time.RFC3339), rep.Version,
@@ -143,91 +142,15 @@ func (rep *Report) Markdown(plots []string) string {
 		b.WriteString("No runs.\n")
 		return b.String()
 	}
-	b.WriteString("| figure |")
+	t := runTable{b: &b, runs: rep.Runs}
+	t.header()
+	t.chainRows()
+	t.proofRows()
+	t.followerRows()
+	t.row("disk bytes/block", func(r *Run) string { return fmt.Sprintf("%.0f", r.DiskPerBlock) })
+	t.row("peak RSS MiB", func(r *Run) string { return fmt.Sprintf("%.0f", float64(r.PeakRSS)/(1<<20)) })
 	for _, r := range rep.Runs {
-		fmt.Fprintf(&b, " %s @ %s |", r.Profile, r.BlockTime)
-	}
-	b.WriteString("\n|---|")
-	for range rep.Runs {
-		b.WriteString("---|")
-	}
-	b.WriteString("\n")
-	row := func(name string, f func(r *Run) string) {
-		fmt.Fprintf(&b, "| %s |", name)
-		for _, r := range rep.Runs {
-			fmt.Fprintf(&b, " %s |", f(r))
-		}
-		b.WriteString("\n")
-	}
-	row("initial state (accounts / slots)", func(r *Run) string { return fmt.Sprintf("%d / %d", r.InitialAccounts, r.InitialSlots) })
-	row("gas/s target → made", func(r *Run) string {
-		return fmt.Sprintf("%.0f → %.1f M", float64(r.GasPerSecondTarget)/1e6, r.GasPerSecond/1e6)
-	})
-	row("blocks (empty) · blocks/s", func(r *Run) string {
-		return fmt.Sprintf("%d (%d) · %.2f", r.Blocks, r.EmptyBlocks, r.BlocksPerSecond)
-	})
-	row("txs/s", func(r *Run) string { return fmt.Sprintf("%.0f", r.TxsPerSecond) })
-	for _, st := range []string{"execute", "state_root", "commit", "seal", "publish"} {
-		row(st+" p50 / p99 / max ms", func(r *Run) string {
-			s := r.Stages[st]
-			return fmt.Sprintf("%s / %s / %s", ms(s.P50), ms(s.P99), ms(s.Max))
-		})
-	}
-	row("ingest p50 / p99 / max ms", func(r *Run) string {
-		return fmt.Sprintf("%s / %s / %s", ms(r.Ingest.P50), ms(r.Ingest.P99), ms(r.Ingest.Max))
-	})
-	row("lag p50 / p99 / max ms (blocks)", func(r *Run) string {
-		return fmt.Sprintf("%s / %s / %s (%d)", ms(r.Lag.P50), ms(r.Lag.P99), ms(r.Lag.Max), r.MaxLagBlocks())
-	})
-	clients := map[string]bool{}
-	var keys []string
-	for _, r := range rep.Runs {
-		for _, p := range r.Proofs {
-			k := proofKey(p)
-			if !clients[k] {
-				clients[k] = true
-				keys = append(keys, k)
-			}
-		}
-	}
-	for _, k := range keys {
-		row("eth_getProof "+k+" p50 / p99 / max ms · proofs/s", func(r *Run) string {
-			for _, p := range r.Proofs {
-				if proofKey(p) == k {
-					return fmt.Sprintf("%s / %s / %s · %.0f", ms(p.Latency.P50), ms(p.Latency.P99), ms(p.Latency.Max), p.PerSecond)
-				}
-			}
-			return "—"
-		})
-	}
-	row("follower lag p50 / p99 / max ms (blocks)", func(r *Run) string {
-		if r.Follower == nil {
-			return "—"
-		}
-		f := r.Follower
-		return fmt.Sprintf("%s / %s / %s (%d / %d / %d)", ms(f.Lag.P50), ms(f.Lag.P99), ms(f.Lag.Max), f.LagBlocks.P50, f.LagBlocks.P99, f.LagBlocks.Max)
-	})
-	row("follower ingest p50 / p99 ms", func(r *Run) string {
-		if r.Follower == nil {
-			return "—"
-		}
-		return fmt.Sprintf("%s / %s", ms(r.Follower.Ingest.P50), ms(r.Follower.Ingest.P99))
-	})
-	row("disk bytes/block", func(r *Run) string { return fmt.Sprintf("%.0f", r.DiskPerBlock) })
-	row("peak RSS MiB", func(r *Run) string { return fmt.Sprintf("%.0f", float64(r.PeakRSS)/(1<<20)) })
-	for _, r := range rep.Runs {
-		verdict := "PASS"
-		if !r.Passed() {
-			verdict = "FAIL"
-		}
-		fmt.Fprintf(&b, "\n## %s @ %s against configs/contract.yaml: %s\n\n| check | limit | measured | |\n|---|---|---|---|\n", r.Profile, r.BlockTime, verdict)
-		for _, v := range r.Verdicts {
-			res := "PASS"
-			if !v.Pass {
-				res = "**FAIL**"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", v.Check, v.Limit, v.Measured, res)
-		}
+		writeVerdicts(&b, r)
 	}
 	if len(plots) > 0 {
 		b.WriteString("\n## Plots\n\n")
@@ -236,6 +159,118 @@ func (rep *Report) Markdown(plots []string) string {
 		}
 	}
 	return b.String()
+}
+
+// runTable writes the report's figures as a Markdown table, one column
+// per run.
+type runTable struct {
+	b    *strings.Builder
+	runs []*Run
+}
+
+// msText formats a duration in milliseconds.
+func msText(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
+
+func (t runTable) header() {
+	t.b.WriteString("| figure |")
+	for _, r := range t.runs {
+		fmt.Fprintf(t.b, " %s @ %s |", r.Profile, r.BlockTime)
+	}
+	t.b.WriteString("\n|---|")
+	for range t.runs {
+		t.b.WriteString("---|")
+	}
+	t.b.WriteString("\n")
+}
+
+// row writes one figure: its name and f of each run.
+func (t runTable) row(name string, f func(r *Run) string) {
+	fmt.Fprintf(t.b, "| %s |", name)
+	for _, r := range t.runs {
+		fmt.Fprintf(t.b, " %s |", f(r))
+	}
+	t.b.WriteString("\n")
+}
+
+// chainRows are the chain's figures: load, blocks, stages, ingest and lag.
+func (t runTable) chainRows() {
+	t.row("initial state (accounts / slots)", func(r *Run) string { return fmt.Sprintf("%d / %d", r.InitialAccounts, r.InitialSlots) })
+	t.row("gas/s target → made", func(r *Run) string {
+		return fmt.Sprintf("%.0f → %.1f M", float64(r.GasPerSecondTarget)/1e6, r.GasPerSecond/1e6)
+	})
+	t.row("blocks (empty) · blocks/s", func(r *Run) string {
+		return fmt.Sprintf("%d (%d) · %.2f", r.Blocks, r.EmptyBlocks, r.BlocksPerSecond)
+	})
+	t.row("txs/s", func(r *Run) string { return fmt.Sprintf("%.0f", r.TxsPerSecond) })
+	for _, st := range []string{"execute", "state_root", "commit", "seal", "publish"} {
+		t.row(st+" p50 / p99 / max ms", func(r *Run) string {
+			s := r.Stages[st]
+			return fmt.Sprintf("%s / %s / %s", msText(s.P50), msText(s.P99), msText(s.Max))
+		})
+	}
+	t.row("ingest p50 / p99 / max ms", func(r *Run) string {
+		return fmt.Sprintf("%s / %s / %s", msText(r.Ingest.P50), msText(r.Ingest.P99), msText(r.Ingest.Max))
+	})
+	t.row("lag p50 / p99 / max ms (blocks)", func(r *Run) string {
+		return fmt.Sprintf("%s / %s / %s (%d)", msText(r.Lag.P50), msText(r.Lag.P99), msText(r.Lag.Max), r.MaxLagBlocks())
+	})
+}
+
+// proofRows are one row per proof load any run made, in first-seen order.
+func (t runTable) proofRows() {
+	seen := map[string]bool{}
+	var keys []string
+	for _, r := range t.runs {
+		for _, p := range r.Proofs {
+			if k := proofKey(p); !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	for _, k := range keys {
+		t.row("eth_getProof "+k+" p50 / p99 / max ms · proofs/s", func(r *Run) string {
+			for _, p := range r.Proofs {
+				if proofKey(p) == k {
+					return fmt.Sprintf("%s / %s / %s · %.0f", msText(p.Latency.P50), msText(p.Latency.P99), msText(p.Latency.Max), p.PerSecond)
+				}
+			}
+			return "—"
+		})
+	}
+}
+
+// followerRows are the follower's figures, — for runs without one.
+func (t runTable) followerRows() {
+	t.row("follower lag p50 / p99 / max ms (blocks)", func(r *Run) string {
+		if r.Follower == nil {
+			return "—"
+		}
+		f := r.Follower
+		return fmt.Sprintf("%s / %s / %s (%d / %d / %d)", msText(f.Lag.P50), msText(f.Lag.P99), msText(f.Lag.Max), f.LagBlocks.P50, f.LagBlocks.P99, f.LagBlocks.Max)
+	})
+	t.row("follower ingest p50 / p99 ms", func(r *Run) string {
+		if r.Follower == nil {
+			return "—"
+		}
+		return fmt.Sprintf("%s / %s", msText(r.Follower.Ingest.P50), msText(r.Follower.Ingest.P99))
+	})
+}
+
+// writeVerdicts writes a run's PASS/FAIL table against the contract.
+func writeVerdicts(b *strings.Builder, r *Run) {
+	verdict := "PASS"
+	if !r.Passed() {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(b, "\n## %s @ %s against configs/contract.yaml: %s\n\n| check | limit | measured | |\n|---|---|---|---|\n", r.Profile, r.BlockTime, verdict)
+	for _, v := range r.Verdicts {
+		res := "PASS"
+		if !v.Pass {
+			res = "**FAIL**"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", v.Check, v.Limit, v.Measured, res)
+	}
 }
 
 func proofKey(p ProofLoadResult) string {
