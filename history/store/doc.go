@@ -31,7 +31,8 @@
 //     window.go and viewcache.go: window states rebuilt from a checkpoint
 //     and kept for a while;
 //   - disk.go: disk usage and compaction; metrics.go: Prometheus series;
-//     config.go: Config.
+//     config.go: Config; fault.go: a disk fault latched (Health), Pebble's
+//     fatal and background errors, rate-limited logs.
 //
 // Tiers: the store does not schedule them. Config.Policy, a
 // history.TierPolicy (the retention package's Policy), says which interval
@@ -59,6 +60,12 @@
 //     equals the header's root.
 //   - Versions are keyed by ^block, so the state as of block n is the first
 //     version at or after item|^n: one seek per account, slot or trie node.
+//   - A disk fault (a commit Pebble could not write or sync, a failed flush
+//     or compaction) is latched: the commit under way is not reported,
+//     every later write is refused with the fault (history.ClassCritical),
+//     reads go on, and the process is never exited or panicked; Open
+//     returns such a fault instead of waiting on Pebble's recovery, and
+//     OpenReadOnly writes nothing.
 //   - Trie nodes read from disk are checked against the hash the trie asked
 //     for before they are returned or cached; the node cache is keyed by hash,
 //     so it can never serve a node of another version.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-chain/strata/history"
@@ -124,6 +125,9 @@ func TestDiskFaultMatrix(t *testing.T) {
 			cfg.NodeCacheEntries = 1 // reads go to Pebble
 			s, err := open("db", cfg, nil, openOptions{memTableBytes: 256 << 10})
 			require.NoError(t, err)
+			reg := prometheus.NewRegistry()
+			require.NoError(t, s.RegisterMetrics(reg))
+			require.Equal(t, 0.0, gauge(t, reg, "strata_history_write_fault"))
 			g := historytest.NewChain(*seedFlag)
 			ctx := context.Background()
 			for range healthy {
@@ -148,6 +152,7 @@ func TestDiskFaultMatrix(t *testing.T) {
 			require.ErrorIs(t, ingestErr, tc.fault.errno, "the error names the cause: %v", ingestErr)
 			if tc.reads {
 				require.ErrorIs(t, s.Health(), tc.fault.errno, "Health reports the fault")
+				require.Equal(t, 1.0, gauge(t, reg, "strata_history_write_fault"), "and the metric")
 				again := s.Ingest(ctx, g.Next())
 				require.ErrorIs(t, again, tc.fault.errno, "a later write is refused with the fault")
 				require.True(t, history.IsCritical(again))
@@ -280,4 +285,18 @@ func TestLogLimiter(t *testing.T) {
 		require.Equal(t, st.ok, ok, "step %d", i)
 		require.Equal(t, st.suppressed, n, "step %d", i)
 	}
+}
+
+// gauge is the value of the gauge name in reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

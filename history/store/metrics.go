@@ -21,7 +21,8 @@ type metrics struct {
 // strata_history_node_cache_{hits,misses}_total, strata_history_head_block,
 // strata_history_disk_bytes, strata_window_rebuilds_total,
 // strata_window_rebuild_cache_hits_total,
-// strata_window_rebuild_fallbacks_total. Call it once, before ingest starts.
+// strata_window_rebuild_fallbacks_total, strata_history_write_fault. Call it
+// once, before ingest starts.
 func (s *Store) RegisterMetrics(reg prometheus.Registerer) error {
 	m := &metrics{
 		ingest: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -71,7 +72,16 @@ func (s *Store) RegisterMetrics(reg prometheus.Registerer) error {
 		Name: "strata_window_rebuild_fallbacks_total",
 		Help: "Window rebuilds whose merged replay failed and were replayed block by block (a bug to report; answers stay verified).",
 	}, func() float64 { return float64(s.rebuildFallbacks.Load()) })
-	for _, c := range []prometheus.Collector{m.ingest, m.nodes, m.batchBlocks, m.cacheHits, m.cacheMisses, head, disk, rebuilds, viewHits, fallbacks} {
+	fault := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "strata_history_write_fault",
+		Help: "1 once the store stopped writing on a disk fault (no space, a failed fsync; see the log and Health), else 0.",
+	}, func() float64 {
+		if s.Health() != nil {
+			return 1
+		}
+		return 0
+	})
+	for _, c := range []prometheus.Collector{m.ingest, m.nodes, m.batchBlocks, m.cacheHits, m.cacheMisses, head, disk, rebuilds, viewHits, fallbacks, fault} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
