@@ -50,7 +50,7 @@ func TestInitialStateGenesis(t *testing.T) {
 	st.Close()
 
 	for i := uint64(1); i <= 5; i++ {
-		info, err := seq.step(context.Background(), time.UnixMilli(int64(seq.BlockMillis(i))))
+		info, err := seq.stepFed(context.Background(), time.UnixMilli(int64(seq.BlockMillis(i))))
 		require.NoError(t, err)
 		require.Positive(t, info.Txs)
 		receipts, err := s.Receipts(i)

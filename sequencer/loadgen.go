@@ -1,14 +1,12 @@
 package sequencer
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"math/big"
 	"math/rand/v2"
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -64,7 +62,7 @@ type loadGen struct {
 	fresh      uint64           // counter for new addresses and slots
 	carry      int64            // gas budget carried between blocks
 	ratio      float64          // actual / estimated gas, smoothed
-	pending    uint64           // estimated gas of the transactions not yet reported
+	pending    uint64           // estimated gas generate made since the last observe
 }
 
 func newLoadGen(cfg LoadConfig, initial InitialState, chain *params.ChainConfig) *loadGen {
@@ -113,22 +111,38 @@ func (g *loadGen) resync(nonceOf func(common.Address) (uint64, error)) error {
 // owns reports whether the generator signs for addr.
 func (g *loadGen) owns(addr common.Address) bool { return slices.Contains(g.addrs, addr) }
 
-// observe corrects the gas estimates with the gas a block of generated
-// transactions really used.
+// observe corrects the gas estimates with the gas a block of the
+// transactions generate made since the last observe really used.
 func (g *loadGen) observe(gasUsed uint64) {
-	if g.pending == 0 {
-		return
-	}
-	r := float64(gasUsed) / float64(g.pending)
-	g.ratio = 0.8*g.ratio + 0.2*r
+	g.correct(gasUsed, g.pending)
 	g.pending = 0
 }
 
-// generate returns transactions whose gas adds up to about gas.
-func (g *loadGen) generate(gas uint64, baseFee *big.Int) types.Transactions {
-	if g.total == 0 || gas == 0 {
-		return nil
+// correct corrects the gas estimates with the gas a block really used whose
+// generated transactions were estimated at estimate.
+func (g *loadGen) correct(gasUsed, estimate uint64) {
+	if estimate == 0 {
+		return
 	}
+	r := float64(gasUsed) / float64(estimate)
+	g.ratio = 0.8*g.ratio + 0.2*r
+}
+
+// generate returns transactions whose gas adds up to about gas; observe
+// corrects the estimates with the gas their block used.
+func (g *loadGen) generate(gas uint64, baseFee *big.Int) types.Transactions {
+	txs, estimate := g.batch(gas, baseFee)
+	g.pending += estimate
+	return txs
+}
+
+// batch returns transactions whose gas adds up to about gas, and the sum of
+// their estimated gas (for correct).
+func (g *loadGen) batch(gas uint64, baseFee *big.Int) (types.Transactions, uint64) {
+	if g.total == 0 || gas == 0 {
+		return nil, 0
+	}
+	var estimate uint64
 	g.carry += int64(gas)
 	// A fee cap far above the base fees the chain reaches keeps
 	// transactions made ahead valid while blocks run full and the base fee
@@ -159,7 +173,7 @@ func (g *loadGen) generate(gas uint64, baseFee *big.Int) types.Transactions {
 			inner.Gas = base + base/2
 		}
 		g.carry -= int64(float64(base) * g.ratio)
-		g.pending += base
+		estimate += base
 	}
 	// Sign on every core, and recover each sender once so the pool and the
 	// executor find it cached in the transaction.
@@ -177,7 +191,7 @@ func (g *loadGen) generate(gas uint64, baseFee *big.Int) types.Transactions {
 		}()
 	}
 	wg.Wait()
-	return txs
+	return txs, estimate
 }
 
 func (g *loadGen) fill(kind TxKind, tx *types.DynamicFeeTx) {
@@ -267,104 +281,4 @@ func (g *loadGen) pick() TxKind {
 	r := g.rng.IntN(g.total)
 	i, _ := slices.BinarySearch(g.weights, r+1)
 	return g.kinds[i]
-}
-
-// loadBatch is one block's worth of generated transactions.
-type loadBatch struct {
-	epoch uint64
-	txs   types.Transactions
-}
-
-// feeder runs a loadGen in its own goroutine one block ahead, so that
-// generating and signing transactions and recovering their senders stay off
-// the block-building path, as they would for transactions arriving from the
-// network. While a feeder runs only its goroutine touches the loadGen.
-type feeder struct {
-	g       *loadGen
-	gas     uint64 // per block
-	signer  types.Signer
-	baseFee atomic.Pointer[big.Int]
-	out     chan loadBatch
-	resync  chan []uint64 // new nonces, by sender index
-	observe chan uint64
-	epoch   uint64 // the epoch the consumer accepts; consumer's goroutine only
-}
-
-// newFeeder makes a feeder that keeps up to ahead batches ready.
-func newFeeder(g *loadGen, gasPerBlock uint64, baseFee *big.Int, ahead int) *feeder {
-	f := &feeder{g: g, gas: gasPerBlock, signer: g.signer, out: make(chan loadBatch, max(1, ahead)), resync: make(chan []uint64), observe: make(chan uint64, 64)}
-	f.baseFee.Store(baseFee)
-	return f
-}
-
-func (f *feeder) run(ctx context.Context) {
-	var epoch uint64
-	apply := func(nonces []uint64) {
-		copy(f.g.nonces, nonces)
-		epoch++
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case n := <-f.resync:
-			apply(n)
-			continue
-		default:
-		}
-	drain:
-		for {
-			select {
-			case used := <-f.observe:
-				f.g.observe(used)
-			default:
-				break drain
-			}
-		}
-		txs := f.g.generate(f.gas, f.baseFee.Load())
-		select {
-		case <-ctx.Done():
-			return
-		case n := <-f.resync:
-			apply(n) // the batch was made with stale nonces: drop it
-		case f.out <- loadBatch{epoch: epoch, txs: txs}:
-		}
-	}
-}
-
-// next returns the next batch if one is ready: a sequencer does not wait
-// for transactions.
-func (f *feeder) next() (types.Transactions, bool) {
-	for {
-		select {
-		case b := <-f.out:
-			if b.epoch < f.epoch {
-				continue // made before the last resync
-			}
-			return b.txs, true
-		default:
-			return nil, false
-		}
-	}
-}
-
-// requestResync hands the feeder new nonces; batches made before are
-// discarded.
-func (f *feeder) requestResync(ctx context.Context, nonces []uint64) {
-	f.epoch++
-	select {
-	case f.resync <- nonces:
-	case <-ctx.Done():
-	}
-}
-
-// ready is the number of batches waiting.
-func (f *feeder) ready() int { return len(f.out) }
-
-// report passes a block's gas used to the generator's estimate correction.
-func (f *feeder) report(gasUsed uint64) {
-	select {
-	case f.observe <- gasUsed:
-	default:
-	}
 }

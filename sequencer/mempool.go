@@ -36,17 +36,27 @@ type HeadEnv struct {
 }
 
 // Pool holds transactions waiting for a block: per sender, ordered by nonce;
-// senders are served in the order they first arrived. It is safe for
-// concurrent use.
+// senders are served in the order they first arrived. A transaction may be
+// queued for a block (AddFor, as op-geth's conditional transactions carry a
+// minimum block number): it and its sender's later nonces wait until that
+// block. It is safe for concurrent use.
 type Pool struct {
 	signer types.Signer
 	limit  int
 
 	mu      sync.Mutex
-	senders map[common.Address][]*types.Transaction // sorted by nonce
-	order   []common.Address                        // arrival order of senders with txs
+	senders map[common.Address][]pooled // sorted by nonce
+	order   []common.Address            // arrival order of senders with txs
 	known   map[common.Hash]struct{}
 	count   int
+	watched map[common.Address]bool // senders whose dropped transactions are counted
+	dropped int                     // watched senders' transactions Prune dropped as invalid
+}
+
+// pooled is a queued transaction and the first block it may go into.
+type pooled struct {
+	tx   *types.Transaction
+	from uint64
 }
 
 // NewPool returns a pool that holds at most limit transactions.
@@ -54,7 +64,7 @@ func NewPool(signer types.Signer, limit int) *Pool {
 	return &Pool{
 		signer:  signer,
 		limit:   limit,
-		senders: make(map[common.Address][]*types.Transaction),
+		senders: make(map[common.Address][]pooled),
 		known:   make(map[common.Hash]struct{}),
 	}
 }
@@ -67,14 +77,20 @@ func (p *Pool) Len() int {
 }
 
 // Add validates tx against the head account state and the chain rules and
-// queues it. The checks follow geth's txpool: signature and chain ID,
-// intrinsic gas, gas limit, nonce and balance.
-func (p *Pool) Add(tx *types.Transaction, env HeadEnv) error {
+// queues it for the next block. The checks follow geth's txpool: signature
+// and chain ID, intrinsic gas, gas limit, nonce and balance.
+func (p *Pool) Add(tx *types.Transaction, env HeadEnv) error { return p.AddFor(tx, env, 0) }
+
+// AddFor is Add for a transaction that waits until block number from: no
+// block before it takes the transaction or its sender's later nonces. The
+// load generator queues each block's batch this way, so it can hand the
+// pool its batches ahead without an earlier block taking them.
+func (p *Pool) AddFor(tx *types.Transaction, env HeadEnv, from uint64) error {
 	gasLimit, baseFee := env.GasLimit, env.BaseFee
 	if tx.IsDepositTx() {
 		return fmt.Errorf("%w: deposit transactions come from L1, not the pool", types.ErrTxTypeNotSupported)
 	}
-	from, err := types.Sender(p.signer, tx)
+	sender, err := types.Sender(p.signer, tx)
 	if err != nil {
 		return fmt.Errorf("invalid sender: %w", err)
 	}
@@ -95,11 +111,11 @@ func (p *Pool) Add(tx *types.Transaction, env HeadEnv) error {
 		return core.ErrTipAboveFeeCap
 	}
 	if baseFee != nil && tx.GasFeeCap().Cmp(baseFee.ToBig()) < 0 {
-		return fmt.Errorf("%w: address %v, maxFeePerGas: %s, baseFee: %s", core.ErrFeeCapTooLow, from, tx.GasFeeCap(), baseFee)
+		return fmt.Errorf("%w: address %v, maxFeePerGas: %s, baseFee: %s", core.ErrFeeCapTooLow, sender, tx.GasFeeCap(), baseFee)
 	}
-	nonce, balance, err := env.Account(from)
+	nonce, balance, err := env.Account(sender)
 	if err != nil {
-		return fmt.Errorf("read account %s: %w", from, err)
+		return fmt.Errorf("read account %s: %w", sender, err)
 	}
 	if tx.Nonce() < nonce {
 		return fmt.Errorf("%w: next nonce %v, tx nonce %v", core.ErrNonceTooLow, nonce, tx.Nonce())
@@ -109,24 +125,24 @@ func (p *Pool) Add(tx *types.Transaction, env HeadEnv) error {
 	}
 	cost, overflow := uint256.FromBig(tx.Cost())
 	if overflow || balance == nil || balance.Lt(cost) {
-		return fmt.Errorf("%w: address %v", core.ErrInsufficientFunds, from)
+		return fmt.Errorf("%w: address %v", core.ErrInsufficientFunds, sender)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.known[tx.Hash()]; ok {
 		return ErrAlreadyKnown
 	}
-	q := p.senders[from]
-	i, found := slices.BinarySearchFunc(q, tx.Nonce(), func(t *types.Transaction, n uint64) int {
-		return cmpUint64(t.Nonce(), n)
+	q := p.senders[sender]
+	i, found := slices.BinarySearchFunc(q, tx.Nonce(), func(t pooled, n uint64) int {
+		return cmpUint64(t.tx.Nonce(), n)
 	})
 	if found {
 		// Replacement: geth wants a 10% higher fee; we take any higher fee cap.
-		if tx.GasFeeCap().Cmp(q[i].GasFeeCap()) <= 0 || tx.GasTipCap().Cmp(q[i].GasTipCap()) <= 0 {
+		if tx.GasFeeCap().Cmp(q[i].tx.GasFeeCap()) <= 0 || tx.GasTipCap().Cmp(q[i].tx.GasTipCap()) <= 0 {
 			return fmt.Errorf("replacement transaction underpriced")
 		}
-		delete(p.known, q[i].Hash())
-		q[i] = tx
+		delete(p.known, q[i].tx.Hash())
+		q[i] = pooled{tx, from}
 		p.known[tx.Hash()] = struct{}{}
 		return nil
 	}
@@ -134,18 +150,19 @@ func (p *Pool) Add(tx *types.Transaction, env HeadEnv) error {
 		return ErrPoolFull
 	}
 	if len(q) == 0 {
-		p.order = append(p.order, from)
+		p.order = append(p.order, sender)
 	}
-	p.senders[from] = slices.Insert(q, i, tx)
+	p.senders[sender] = slices.Insert(q, i, pooled{tx, from})
 	p.known[tx.Hash()] = struct{}{}
 	p.count++
 	return nil
 }
 
-// Pending returns the executable transactions: for each sender in arrival
-// order, its queued transactions with consecutive nonces from its account
-// nonce, stopping when their gas limits reach maxGas.
-func (p *Pool) Pending(maxGas uint64, nonceOf func(common.Address) (uint64, error)) (types.Transactions, error) {
+// Pending returns the transactions block number may execute: for each
+// sender in arrival order, its queued transactions with consecutive nonces
+// from its account nonce, up to the first queued for a later block, stopping
+// when their gas limits reach maxGas.
+func (p *Pool) Pending(number, maxGas uint64, nonceOf func(common.Address) (uint64, error)) (types.Transactions, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var (
@@ -157,11 +174,12 @@ func (p *Pool) Pending(maxGas uint64, nonceOf func(common.Address) (uint64, erro
 		if err != nil {
 			return nil, err
 		}
-		for _, tx := range p.senders[from] {
+		for _, q := range p.senders[from] {
+			tx := q.tx
 			if tx.Nonce() < next {
 				continue
 			}
-			if tx.Nonce() > next || gas+tx.Gas() > maxGas {
+			if tx.Nonce() > next || q.from > number || gas+tx.Gas() > maxGas {
 				break
 			}
 			out = append(out, tx)
@@ -173,13 +191,19 @@ func (p *Pool) Pending(maxGas uint64, nonceOf func(common.Address) (uint64, erro
 }
 
 // Prune drops every transaction whose nonce is below its sender's account
-// nonce (included, or replaced on chain) and the given invalid ones.
+// nonce (included, or replaced on chain) and the given invalid ones, and
+// counts those of watched senders (Watch).
 func (p *Pool) Prune(nonceOf func(common.Address) (uint64, error), invalid []DroppedTx) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	bad := make(map[common.Hash]bool, len(invalid))
 	for _, d := range invalid {
 		bad[d.Tx.Hash()] = true
+		if len(p.watched) > 0 {
+			if from, err := types.Sender(p.signer, d.Tx); err == nil && p.watched[from] {
+				p.dropped++
+			}
+		}
 	}
 	order := p.order[:0]
 	for _, from := range p.order {
@@ -189,13 +213,13 @@ func (p *Pool) Prune(nonceOf func(common.Address) (uint64, error), invalid []Dro
 		}
 		q := p.senders[from]
 		keep := q[:0]
-		for _, tx := range q {
-			if tx.Nonce() < next || bad[tx.Hash()] {
-				delete(p.known, tx.Hash())
+		for _, t := range q {
+			if t.tx.Nonce() < next || bad[t.tx.Hash()] {
+				delete(p.known, t.tx.Hash())
 				p.count--
 				continue
 			}
-			keep = append(keep, tx)
+			keep = append(keep, t)
 		}
 		if len(keep) == 0 {
 			delete(p.senders, from)
@@ -232,11 +256,34 @@ func (p *Pool) RemoveSenders(addrs []common.Address) {
 			order = append(order, from)
 			continue
 		}
-		for _, tx := range p.senders[from] {
-			delete(p.known, tx.Hash())
+		for _, t := range p.senders[from] {
+			delete(p.known, t.tx.Hash())
 			p.count--
 		}
 		delete(p.senders, from)
 	}
 	p.order = order
+}
+
+// Watch has Prune count the transactions of these senders it drops as
+// invalid, for TakeDropped.
+func (p *Pool) Watch(addrs []common.Address) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.watched == nil {
+		p.watched = make(map[common.Address]bool, len(addrs))
+	}
+	for _, a := range addrs {
+		p.watched[a] = true
+	}
+}
+
+// TakeDropped is the number of watched senders' transactions Prune dropped
+// as invalid since the last call.
+func (p *Pool) TakeDropped() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.dropped
+	p.dropped = 0
+	return n
 }

@@ -44,7 +44,7 @@ func TestOpGethAcceptsBlocks(t *testing.T) {
 	const blocks = 12
 	deposits, userTxs := 0, 0
 	for n := uint64(1); n <= blocks; n++ {
-		info, err := seq.step(ctx, time.UnixMilli(int64(seq.BlockMillis(n))))
+		info, err := seq.stepFed(ctx, time.UnixMilli(int64(seq.BlockMillis(n))))
 		require.NoError(t, err)
 		h, err := s.HeaderByNumber(n)
 		require.NoError(t, err)

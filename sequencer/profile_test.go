@@ -52,7 +52,7 @@ func TestProfilesAreDeterministic(t *testing.T) {
 				seq := newTestSequencer(t, cfg, s)
 				var hashes []common.Hash
 				for i := uint64(1); i <= 8; i++ {
-					info, err := seq.step(context.Background(), time.UnixMilli(int64(seq.BlockMillis(i))))
+					info, err := seq.stepFed(context.Background(), time.UnixMilli(int64(seq.BlockMillis(i))))
 					require.NoError(t, err)
 					hashes = append(hashes, info.Hash)
 					if cfg.Load.GasPerSecond > 0 {

@@ -41,17 +41,21 @@ type BlockInfo struct {
 	Committed  time.Time     // when the ingest returned
 	CatchingUp bool          // the block was made late, to catch up with the clock
 	Stages     Stages        // the executor's stages; Ingest is the publish stage
-	LoadMissed bool          // the load generator had no batch ready in time
+	LoadMissed bool          // the load generator had not queued the block's load when it was made
 }
 
 // poolLimit bounds the transactions the pool holds.
 const poolLimit = 1 << 20
 
 // Sequencer makes a block every block time on the grid genesis + n·block
-// time, executing the pool's transactions (and the load generator's) and
-// ingesting each block into the chain. When it starts behind the grid (after
-// downtime) it makes the missed blocks, empty, as fast as it can until it is
-// on time again, as an OP Stack sequencer does.
+// time, executing the pool's transactions and ingesting each block into the
+// chain. The load generator, when configured, runs beside it in its own
+// goroutine (started by Run, or by New to generate Load.Prefill blocks of
+// load before a new chain's genesis; stopped when Run returns and by Close)
+// and feeds the pool; making a block only takes from the pool. When it
+// starts behind the grid (after downtime) it makes the missed blocks, empty,
+// as fast as it can until it is on time again, as an OP Stack sequencer
+// does.
 type Sequencer struct {
 	cfg     Config
 	log     *slog.Logger
@@ -59,18 +63,17 @@ type Sequencer struct {
 	config  *params.ChainConfig
 	ex      *Executor
 	pool    *Pool
-	load    *loadGen // nil when the load generator is off
-	genesis uint64   // genesis time in Unix milliseconds
+	load    *loadFeeder // the load generator; nil when it is off
+	genesis uint64      // genesis time in Unix milliseconds
 	now     func() time.Time
 
-	head       atomic.Pointer[types.Header]
-	onBlock    func(BlockInfo)
-	resyncLoad bool          // the generator's nonces are off; used by Run's goroutine only
-	feederMu   sync.Mutex    // guards feederStop
-	feederStop func()        // stops the feeder goroutine; nil when none runs
-	started    chan struct{} // closed when Run has its load ready and makes blocks
-	startOnce  sync.Once
-	feeder     *feeder // generates the load ahead while Run runs; nil otherwise
+	head      atomic.Pointer[types.Header]
+	headMu    sync.Mutex    // guards headWait
+	headWait  chan struct{} // closed when the head moves; nil until asked for
+	loadFed   atomic.Uint64 // the highest block whose load the generator queued
+	onBlock   func(BlockInfo)
+	started   chan struct{} // closed when Run has its load ready and makes blocks
+	startOnce sync.Once
 
 	l1       L1             // the synthetic L1 the blocks take their origins from
 	rollup   *rollup.Config // op-node's view of the chain, set once the genesis is known
@@ -102,7 +105,9 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 	s.ex.Prefetch = true
 	s.pool = NewPool(types.LatestSigner(s.config), poolLimit)
 	if cfg.Load.GasPerSecond > 0 {
-		s.load = newLoadGen(cfg.Load, cfg.Initial, s.config)
+		g := newLoadGen(cfg.Load, cfg.Initial, s.config)
+		s.load = newLoadFeeder(s, g)
+		s.pool.Watch(g.addrs)
 	}
 	head, err := chain.Head()
 	switch {
@@ -110,9 +115,11 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 		if s.load != nil && cfg.Load.Prefill > 0 {
 			// A new chain: generate the load before the genesis fixes the
 			// block-time grid, so the chain starts on time.
-			s.startFeeder(big.NewInt(params.InitialBaseFee))
+			if err := s.load.Start(context.Background()); err != nil {
+				return nil, err
+			}
 			if err := s.prefill(context.Background()); err != nil {
-				s.stopFeeder()
+				_ = s.load.Stop(context.Background())
 				return nil, err
 			}
 		}
@@ -172,12 +179,18 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("read head header: %w", err)
 	}
-	s.head.Store(h)
-	if s.load != nil && s.feeder == nil { // a running feeder started on the new genesis: nonces are zero
-		if err := s.withHeadState(func(st history.State) error { return s.load.resync(nonceReader(st)) }); err != nil {
-			return nil, err
+	if s.load != nil && !s.load.Running() { // a running generator started on the new genesis: nonces are zero
+		st, err := chain.StateAt(hd.Number)
+		if err != nil {
+			return nil, fmt.Errorf("open state at head %d: %w", hd.Number, err)
+		}
+		err = s.load.g.resync(nonceReader(st))
+		st.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read the load accounts' nonces: %w", err)
 		}
 	}
+	s.setHead(h)
 	return s, nil
 }
 
@@ -220,6 +233,30 @@ func (s *Sequencer) headerTime(n uint64) uint64 {
 
 // Head is the newest block header.
 func (s *Sequencer) Head() *types.Header { return s.head.Load() }
+
+// setHead makes h the head and wakes whoever waits for it to move.
+func (s *Sequencer) setHead(h *types.Header) {
+	s.head.Store(h)
+	s.headMu.Lock()
+	if s.headWait != nil {
+		close(s.headWait)
+		s.headWait = nil
+	}
+	s.headMu.Unlock()
+}
+
+// headChanged is closed when the head next moves.
+func (s *Sequencer) headChanged() <-chan struct{} {
+	s.headMu.Lock()
+	defer s.headMu.Unlock()
+	if s.headWait == nil {
+		s.headWait = make(chan struct{})
+	}
+	return s.headWait
+}
+
+// blockDue is block n's slot on the block-time grid.
+func (s *Sequencer) blockDue(n uint64) time.Time { return time.UnixMilli(int64(s.BlockMillis(n))) }
 
 // PoolLen is the number of transactions waiting.
 func (s *Sequencer) PoolLen() int { return s.pool.Len() }
@@ -274,19 +311,19 @@ func (s *Sequencer) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
-	if s.load != nil && s.feeder == nil {
-		s.startFeeder(s.head.Load().BaseFee)
+	if s.load != nil {
+		if err := s.load.Start(ctx); err != nil {
+			return err
+		}
+		defer func() { _ = s.load.Stop(context.Background()) }()
 		if err := s.prefill(ctx); err != nil {
-			s.stopFeeder()
 			return nil
 		}
 	}
-	defer s.stopFeeder()
 	s.startOnce.Do(func() { close(s.started) })
 	lastLog := time.Time{}
 	for {
-		next := s.head.Load().Number.Uint64() + 1
-		due := time.UnixMilli(int64(s.BlockMillis(next)))
+		due := s.blockDue(s.head.Load().Number.Uint64() + 1)
 		if wait := due.Sub(s.now()); wait > 0 {
 			timer.Reset(wait)
 			select {
@@ -313,30 +350,14 @@ func (s *Sequencer) Run(ctx context.Context) error {
 	}
 }
 
-// startFeeder starts generating the load ahead in its own goroutine.
-func (s *Sequencer) startFeeder(baseFee *big.Int) {
-	gas := s.cfg.Load.GasPerSecond * uint64(s.cfg.BlockTime) / uint64(time.Second)
-	s.feeder = newFeeder(s.load, gas, baseFee, s.cfg.Load.Prefill)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); s.feeder.run(ctx) }()
-	s.feederStop = func() { cancel(); wg.Wait() }
-}
-
-// stopFeeder stops the generator goroutine, if one runs. Run and Close may
-// both call it.
-func (s *Sequencer) stopFeeder() {
-	s.feederMu.Lock()
-	defer s.feederMu.Unlock()
-	if s.feederStop != nil {
-		s.feederStop()
-		s.feederStop, s.feeder = nil, nil
+// Close stops background work: the load generator, if New started it to
+// generate load before the genesis and Run never ran (Run stops it when it
+// returns).
+func (s *Sequencer) Close() {
+	if s.load != nil {
+		_ = s.load.Stop(context.Background())
 	}
 }
-
-// Close stops background work (call it after Run returns; Run stops it too).
-func (s *Sequencer) Close() { s.stopFeeder() }
 
 // downtime is how far behind its slot a block must be for the sequencer to
 // treat the gap as downtime and make it up with empty blocks; a block that
@@ -347,8 +368,9 @@ func (s *Sequencer) downtime() time.Duration { return max(5*time.Second, 25*s.cf
 // and starts making blocks.
 func (s *Sequencer) Started() <-chan struct{} { return s.started }
 
-// prefill waits until the feeder holds Load.Prefill batches, logging
-// progress; the chain's clock then restarts from the wall clock (the
+// prefill waits until the load generator holds Load.Prefill batches ahead
+// of the head and (once there is a head) has queued the next block's,
+// logging progress; the chain's clock then restarts from the wall clock (the
 // sequencer catches up empty blocks for the time spent otherwise).
 func (s *Sequencer) prefill(ctx context.Context) error {
 	want := s.cfg.Load.Prefill
@@ -356,9 +378,9 @@ func (s *Sequencer) prefill(ctx context.Context) error {
 		return nil
 	}
 	start, last := time.Now(), time.Now()
-	tk := time.NewTicker(100 * time.Millisecond)
+	tk := time.NewTicker(10 * time.Millisecond)
 	defer tk.Stop()
-	for s.feeder.ready() < want {
+	for !s.loadReady(want) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -366,14 +388,32 @@ func (s *Sequencer) prefill(ctx context.Context) error {
 		}
 		if time.Since(last) >= 5*time.Second {
 			last = time.Now()
-			s.log.Info("Generating the load ahead", "blocks", s.feeder.ready(), "of", want, "elapsed", time.Since(start).Round(time.Second).String())
+			s.log.Info("Generating the load ahead", "blocks", s.load.Buffered(), "of", want, "elapsed", time.Since(start).Round(time.Second).String())
 		}
 	}
 	s.log.Info("Load generated ahead", "blocks", want, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
 
-// step makes, ingests and reports the block after the head, due at due.
+// loadReady reports whether the load generator holds want batches ahead of
+// the head (generated, or queued in the pool) and has queued those of the
+// blocks it feeds ahead, unless the next block is so late it takes no load.
+func (s *Sequencer) loadReady(want int) bool {
+	ahead := s.load.Buffered()
+	h := s.head.Load()
+	if h == nil {
+		return ahead >= want // before the genesis
+	}
+	next, fed := h.Number.Uint64()+1, s.loadFed.Load()
+	if fed >= next {
+		ahead += int(fed - next + 1)
+	}
+	return ahead >= want && (fed+1 >= next+s.load.lead || s.now().Sub(s.blockDue(next)) > s.downtime())
+}
+
+// step makes, ingests and reports the block after the head, due at due. It
+// takes the load from the pool, where the load generator's goroutine put it;
+// it never calls the generator.
 func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) {
 	parent := s.head.Load()
 	n := parent.Number.Uint64() + 1
@@ -385,25 +425,8 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 	}
 	defer st.Close()
 	h := s.headerTemplate(parent, n)
-	if s.load != nil && s.now().Sub(due) <= s.downtime() {
-		var load types.Transactions
-		if s.feeder != nil {
-			var ok bool
-			if load, ok = s.feeder.next(); !ok {
-				info.LoadMissed = true
-			}
-		} else {
-			gas := s.cfg.Load.GasPerSecond * uint64(s.cfg.BlockTime) / uint64(time.Second)
-			load = s.load.generate(gas, h.BaseFee)
-		}
-		env := s.headEnv(st)
-		for _, tx := range load {
-			if err := s.pool.Add(tx, env); err != nil {
-				s.log.Debug("Load generator transaction refused", "err", err)
-				s.resyncLoad = true
-				break
-			}
-		}
+	if s.cfg.Load.GasPerSecond > 0 && s.loadFed.Load() < n && s.now().Sub(due) <= s.downtime() {
+		info.LoadMissed = true
 	}
 	deposits, upgrade, err := s.depositsFor(n, h.Time)
 	if err != nil {
@@ -411,7 +434,7 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 	}
 	txs := deposits
 	if !upgrade {
-		pending, err := s.pool.Pending(s.cfg.GasLimit, nonceReader(st))
+		pending, err := s.pool.Pending(n, s.cfg.GasLimit, nonceReader(st))
 		if err != nil {
 			return info, err
 		}
@@ -423,13 +446,6 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 	}
 	info.Build = time.Since(start)
 	info.Stages = built.Stages
-	switch {
-	case s.feeder != nil:
-		s.feeder.report(built.Block.GasUsed())
-		s.feeder.baseFee.Store(eip1559.CalcBaseFee(s.config, built.Block.Header(), s.headerTime(built.Block.NumberU64()+1)))
-	case s.load != nil:
-		s.load.observe(built.Block.GasUsed())
-	}
 	ingestStart := time.Now()
 	if err := s.chain.Ingest(ctx, built.Update); err != nil {
 		return info, fmt.Errorf("ingest block %d: %w", n, err)
@@ -437,42 +453,11 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 	info.Committed = time.Now()
 	info.Ingest = info.Committed.Sub(ingestStart)
 	block := built.Block
-	s.head.Store(block.Header())
+	s.setHead(block.Header())
 	info.Hash, info.Txs, info.GasUsed = block.Hash(), len(block.Transactions()), block.GasUsed()
 
 	// Drop what the block included or found invalid.
-	if err := s.withHeadState(func(st history.State) error {
-		if err := s.pool.Prune(nonceReader(st), built.Dropped); err != nil {
-			return err
-		}
-		if s.load == nil {
-			return nil
-		}
-		for _, d := range built.Dropped {
-			if from, err := types.Sender(s.pool.signer, d.Tx); err == nil && s.load.owns(from) {
-				s.log.Debug("Load generator transaction dropped", "tx", d.Tx.Hash(), "err", d.Err)
-				s.resyncLoad = true
-			}
-		}
-		if s.resyncLoad {
-			s.resyncLoad = false
-			s.pool.RemoveSenders(s.load.addrs)
-			if s.feeder == nil {
-				return s.load.resync(nonceReader(st))
-			}
-			nonces := make([]uint64, len(s.load.addrs))
-			read := nonceReader(st)
-			for i, a := range s.load.addrs {
-				n, err := read(a)
-				if err != nil {
-					return err
-				}
-				nonces[i] = n
-			}
-			s.feeder.requestResync(ctx, nonces)
-		}
-		return nil
-	}); err != nil {
+	if err := s.withHeadState(func(st history.State) error { return s.pool.Prune(nonceReader(st), built.Dropped) }); err != nil {
 		return info, err
 	}
 	if s.onBlock != nil {

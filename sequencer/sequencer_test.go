@@ -41,7 +41,7 @@ func TestLoadBlocksAreDeterministicAndValid(t *testing.T) {
 		var hashes []common.Hash
 		kinds := map[string]int{}
 		for i := 0; i < 30; i++ {
-			info, err := seq.step(context.Background(), time.UnixMilli(int64(seq.BlockMillis(uint64(i+1)))))
+			info, err := seq.stepFed(context.Background(), time.UnixMilli(int64(seq.BlockMillis(uint64(i+1)))))
 			require.NoError(t, err)
 			hashes = append(hashes, info.Hash)
 			require.Positive(t, info.Txs, "block %d carries the load", info.Number)
