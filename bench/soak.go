@@ -36,8 +36,11 @@ type SoakConfig struct {
 	Contract     *Contract
 	ContractPath string
 	// Warmup is the least time followed before measuring; the window then
-	// starts once the follower is ready, or at SetupTimeout regardless.
-	Warmup time.Duration
+	// starts once the follower is ready, or ReadyWait later regardless
+	// (default 2 m: a follower that cannot keep its SLOs is measured, not
+	// waited for).
+	Warmup    time.Duration
+	ReadyWait time.Duration
 	// VictimAlone is the first phase of the window: the victim alone.
 	VictimAlone time.Duration
 	// Duration is split in equal phases, one per entry of Clients.
@@ -107,6 +110,9 @@ func (c *SoakConfig) defaults() {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 10 * time.Second
+	}
+	if c.ReadyWait <= 0 {
+		c.ReadyWait = 2 * time.Minute
 	}
 	if c.SetupTimeout <= 0 {
 		c.SetupTimeout = 30 * time.Minute
@@ -214,12 +220,14 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakReport, error) {
 	srcS := newNodeSampler(src.ops, src.pid(), 2*time.Second)
 
 	// Warmup: at least Warmup, then until the follower is ready with a
-	// history to prove.
+	// history to prove, for at most ReadyWait more.
 	warmStart := time.Now()
+	readyCtx, cancelReady := context.WithDeadline(setupCtx, warmStart.Add(cfg.Warmup+cfg.ReadyWait))
+	defer cancelReady()
 	tk := time.NewTicker(cfg.SampleEvery)
 	defer tk.Stop()
 	for {
-		s := folS.sample(setupCtx)
+		s := folS.sample(readyCtx)
 		if time.Since(warmStart) >= cfg.Warmup && s.Readyz == 200 && s.Head >= 2 {
 			rep.ReadyAtStart = true
 			break
@@ -227,8 +235,8 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakReport, error) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-setupCtx.Done():
-			log.Warn("Soak: the follower is not ready at the end of the setup time; measuring anyway", "readyz", s.Readyz, "why", s.NotReady, "head", s.Head)
+		case <-readyCtx.Done():
+			log.Warn("Soak: the follower is not ready at the end of the warmup; measuring anyway", "readyz", s.Readyz, "why", s.NotReady, "head", s.Head)
 		case <-src.exited:
 			return nil, src.exitErr()
 		case <-fol.exited:
