@@ -236,6 +236,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakReport, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-readyCtx.Done():
+			s = folS.sample(ctx)
 			log.Warn("Soak: the follower is not ready at the end of the warmup; measuring anyway", "readyz", s.Readyz, "why", s.NotReady, "head", s.Head)
 		case <-src.exited:
 			return nil, src.exitErr()
