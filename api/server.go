@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -293,10 +292,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	for _, srv := range s.srvs {
 		errs = append(errs, srv.Shutdown(ctx))
 	}
-	for i, r := range []*rpc.Server{s.httpRPC, s.wsRPC} {
-		if r != nil && !slices.Contains([]*rpc.Server{s.httpRPC, s.wsRPC}[:i], r) {
-			r.Stop()
-		}
+	s.httpRPC.Stop()
+	if s.wsRPC != s.httpRPC { // Listen serves one server on both
+		s.wsRPC.Stop()
 	}
 	return errors.Join(errs...)
 }
