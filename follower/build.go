@@ -65,7 +65,7 @@ func buildUpdate(config *params.ChainConfig, headers headerSource, st history.St
 			if want != nil {
 				have = want.Hex()
 			}
-			return nil, criticalError{fmt.Errorf("block %d (%s): header withdrawalsRoot %s, the message passer's storage root is %s", n, b.Hash(), have, got)}
+			return nil, history.Critical(fmt.Errorf("block %d (%s): header withdrawalsRoot %s, the message passer's storage root is %s", n, b.Hash(), have, got))
 		}
 	}
 	_, su, err := sdb.CommitWithUpdate(n.Uint64(), true, true)

@@ -40,40 +40,46 @@
 // stream, with Config.ChainConfig), and the resulting block 0 must be the
 // upstream's; on a store that has one, the stored block 0 must be the
 // upstream's. Run follows until its context ends (it returns nil) or a
-// critical error. Stop releases the connection once Run has returned.
+// critical error (history.ClassCritical). Stop releases the connection once Run has returned.
 //
 // # Errors
 //
-// The follower sorts what goes wrong into three classes:
+// The follower acts on the class package history gives each error
+// (history.ClassOf), the same for both kinds of upstream:
 //
-//   - Temporary, retried. Every upstream request that fails (connection
-//     refused or dropped, timeout, HTTP or JSON-RPC error, a block the
-//     upstream does not have yet, an answer that decodes but contradicts
-//     itself or its header) is retried with exponential backoff from
-//     Config.RetryInitial to Config.RetryMax, and logged with its class. A
-//     strata:// subscription, stream, catch-up range or ingest that fails
-//     other than by a root mismatch is resubscribed with the same backoff. A
-//     head that moved under an ingest (history.NotNextError) is re-read.
-//   - Reorg, unwound. A block that does not extend the store's head, or an
-//     upstream head below ours with another hash, makes the follower walk
-//     back to the newest block both agree on, at most Config.MaxReorgDepth
-//     below the head, and unwind the store to it; a catch-up batch that
-//     diverges (catchup.ErrDiverged) is handed to live ingest, which unwinds
-//     it the same way.
-//   - Critical, halting (criticalError, or a history.RootMismatchError).
-//     Run returns the error and the store stays at the last good block: a
-//     state root that is not the header's; a reorg deeper than
-//     MaxReorgDepth; an Isthmus withdrawalsRoot that is not the message
-//     passer's storage root; and an upstream that gives an inconsistent
-//     answer 5 times in a row (maxInconsistent: one is a flaky proxy, a run
-//     of them is the upstream's chain).
+//   - history.ClassTemporary, retried. Every upstream request that fails
+//     (connection refused or dropped, timeout, HTTP or JSON-RPC error, a
+//     block the upstream does not have yet, an answer that decodes but
+//     contradicts itself or its header) is retried with exponential backoff
+//     from Config.RetryInitial to Config.RetryMax, and logged with its class
+//     and kind (failureKind). A strata:// subscription, stream or catch-up
+//     range that fails is resubscribed with the same backoff.
+//   - history.ClassReorg, unwound. A block that does not extend the store's
+//     head, or an upstream head below ours with another hash, makes the
+//     follower walk back to the newest block both agree on, at most
+//     Config.MaxReorgDepth below the head, and unwind the store to it; a
+//     head that moved under an ingest (history.NotNextError) is re-read; a
+//     catch-up batch that diverges (catchup.ErrDiverged, classed Reorg) is
+//     handed to live ingest, which unwinds it the same way.
+//   - history.ClassCritical, halting: Run returns the error and the store
+//     stays at the last good block. A state root that is not the header's
+//     (history.RootMismatchError); a reorg deeper than MaxReorgDepth; an
+//     Isthmus withdrawalsRoot that is not the message passer's storage
+//     root; an upstream that gives an inconsistent answer 5 times in a row
+//     (maxInconsistent: one is a flaky proxy, a run of them is the
+//     upstream's chain); and every ingest the store refuses for a reason of
+//     its own, above all a write its disk refused (no space, a failed
+//     fsync): the store latches that fault and refuses every later write
+//     with it (store.Store.Health reports it), so retrying cannot help.
 //
-// Errors of the store itself (reading the head, a header or a state,
-// unwinding), and a JSON-RPC block that fails to build or ingest for
-// another reason, also end Run: they are not the upstream's transport, and
+// Errors of the store's reads (the head, a header or a state) and of an
+// unwind also end Run: they are not the upstream's transport, and
 // retrying would repeat them. Start's errors (a dial that fails, an
 // unreadable genesis file, a genesis that is not the upstream's) are
 // returned to the caller, and the follower then holds no connection.
+//
+// The fault matrix (docs/faults.md) lists every upstream and storage fault
+// with its class, what the follower does and the test that checks it.
 //
 // Starting mid-chain needs a state snapshot, a later feature.
 package follower

@@ -3,19 +3,28 @@ package follower_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-chain/strata/follower"
@@ -130,129 +139,216 @@ func (p *faultyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
-// TestUpstreamFaults follows geth through a proxy that drops connections,
-// stalls, sends truncated JSON and HTTP 500s: the follower retries and ends
-// with every block, each exactly once. Then a wrong state diff halts it with
-// a root mismatch at the last good block.
-func TestUpstreamFaults(t *testing.T) {
-	gethURL, genesisFile, gethHead := gethWithChain(t)
-	proxy := &faultyProxy{target: gethURL, stall: 2 * time.Second, seen: map[fault]int{}, schedule: map[string][]fault{
-		"eth_blockNumber":        {drop, pass, http500},
-		"eth_getBlockByNumber":   {pass, garbage, pass, pass, stall},
-		"eth_getBlockReceipts":   {http500, garbage},
-		"debug_traceBlockByHash": {stall, drop, pass, garbage},
-	}}
-	srv := httptest.NewServer(proxy)
-	defer srv.Close()
-
-	s, err := store.OpenMem(store.DefaultConfig())
-	require.NoError(t, err)
-	defer s.Close()
-	cfg := follower.DefaultConfig()
-	cfg.URL, cfg.GenesisFile = srv.URL, genesisFile
-	cfg.RequestTimeout, cfg.RetryInitial, cfg.RetryMax = 300*time.Millisecond, 10*time.Millisecond, 50*time.Millisecond
-	ctx := context.Background()
-	f, err := follower.New(cfg, s, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	defer f.Stop()
-	require.NoError(t, f.Start(ctx))
-	ingested := map[uint64]int{}
-	runCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	f.OnBlock(func(info follower.BlockInfo) {
-		ingested[info.Number]++
-		if info.Number == gethHead {
-			cancel()
-		}
-	})
-	require.NoError(t, f.Run(runCtx))
-	head, err := s.Head()
-	require.NoError(t, err)
-	require.Equal(t, gethHead, head.Number)
-	for n := uint64(1); n <= gethHead; n++ {
-		require.Equal(t, 1, ingested[n], "block %d ingested exactly once", n)
-	}
-	for _, f := range []fault{drop, stall, garbage, http500} {
-		require.Positive(t, proxy.seen[f], "fault %d was injected", f)
-	}
-
-	// A wrong diff: the follower halts at the last good block.
-	s2, err := store.OpenMem(store.DefaultConfig())
-	require.NoError(t, err)
-	defer s2.Close()
-	proxy.mu.Lock()
-	var wrong []fault // every diff altered: the first block with transactions must fail
-	for range gethHead + 2 {
-		wrong = append(wrong, wrongDiff)
-	}
-	proxy.schedule = map[string][]fault{"debug_traceBlockByHash": wrong}
-	proxy.mu.Unlock()
-	f2, err := follower.New(cfg, s2, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	defer f2.Stop()
-	require.NoError(t, f2.Start(ctx))
-	runCtx2, cancel2 := context.WithTimeout(ctx, time.Minute)
-	defer cancel2()
-	err = f2.Run(runCtx2)
-	var mismatch *history.RootMismatchError
-	require.True(t, errors.As(err, &mismatch), "want a root mismatch, got %v", err)
-	good, err := s2.Head()
-	require.NoError(t, err)
-	require.Equal(t, mismatch.Number-1, good.Number, "the store stays at the last good block")
-	require.NotEqual(t, mismatch.Want, mismatch.Computed)
+// logged records the class of every retry the follower logs.
+type logged struct {
+	mu      sync.Mutex
+	classes map[string]int // class -> retries logged with it
 }
 
-// TestInconsistentUpstreamHalts: an upstream that keeps answering with a
-// receipts root that is not the header's, a transaction type op-geth does
-// not know, or a deposit missing a field, halts the follower with an error naming the block (and
-// both roots), and nothing of that block is stored.
-func TestInconsistentUpstreamHalts(t *testing.T) {
-	gethURL, genesisFile, _ := gethWithChain(t)
+func (l *logged) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logged) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logged) WithGroup(string) slog.Handler            { return l }
+func (l *logged) Handle(_ context.Context, r slog.Record) error {
+	if !strings.Contains(r.Message, "retrying") && !strings.Contains(r.Message, "resubscribing") {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "class" {
+			l.mu.Lock()
+			l.classes[a.Value.String()]++
+			l.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+// fullDiskStore opens a store whose WAL writes fail with ENOSPC once full
+// is set.
+func fullDiskStore(t *testing.T, full *atomic.Bool) *store.Store {
+	cfg := store.DefaultConfig()
+	cfg.FS = errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind == errorfs.OpFileWrite && strings.HasSuffix(op.Path, ".log") {
+			return &os.PathError{Op: "write", Path: op.Path, Err: syscall.ENOSPC}
+		}
+		return nil
+	}))
+	s, err := store.Open("db", cfg, nil)
+	require.NoError(t, err)
+	return s
+}
+
+// TestUpstreamFaultMatrix follows geth (op-geth for the OP row) through a
+// proxy that breaks requests, one fault a row, and checks what the
+// follower does about it against its class:
+//
+//   - temporary faults (an upstream gone for a request, slow past the
+//     request timeout, answering garbage or HTTP 500) are retried, logged
+//     with class temporary, and the follower recovers: it ends on the
+//     upstream's head with every block ingested exactly once;
+//   - critical faults (a wrong state diff, an upstream that keeps
+//     contradicting its header, a reorg deeper than allowed, the store's disk
+//     full) halt Run with an error classed critical that names the block and
+//     the values, and the store stays at the last good block; a wrong
+//     proof is never served, since the block is never stored.
+func TestUpstreamFaultMatrix(t *testing.T) {
+	geth := newGethChain(t)
 	opgeth := newOpGethChain(t, 3) // an OP chain: every block opens with a deposit
+	every := func(f fault) []fault {
+		out := make([]fault, 200)
+		for i := range out {
+			out[i] = f
+		}
+		return out
+	}
+	type outcome int
+	const (
+		recovered outcome = iota // retried, then on the upstream's head
+		halted                   // Run returned a critical error; the store is at the block before the one named
+		unchanged                // Run returned a critical error; the store is where it was
+	)
 	for _, tc := range []struct {
 		name     string
-		url, gen string
-		method   string
-		fault    fault
-		want     []string
+		op       bool                         // follow the op-geth chain
+		schedule map[string][]fault           // the proxy's faults by method
+		fault    fault                        // the fault that must have been injected
+		want     outcome                      // what the follower does
+		errs     []string                     // what a halting error says
+		is       error                        // and wraps
+		setup    func(*testing.T, *gethChain) // before following (after a first follow to the head)
+		disk     bool                         // the store's disk fills after block 3
+		maxReorg uint64
 	}{
-		{"receipts root mismatch", gethURL, genesisFile, "eth_getBlockReceipts", wrongReceipt, []string{"receipts root", "header has"}},
-		{"unknown transaction type", gethURL, genesisFile, "eth_getBlockByNumber", unknownType, []string{"decode transactions of block", "transaction type not supported"}},
-		{"deposit without its source hash", opgeth.node.HTTPURL, opgeth.genesisFile, "eth_getBlockByNumber", badDeposit, []string{"decode transactions of block", "sourceHash"}},
+		{name: "gone: connection dropped", fault: drop, want: recovered, schedule: map[string][]fault{
+			"eth_blockNumber": {drop, pass, drop}, "eth_getBlockByNumber": {pass, drop}, "debug_traceBlockByHash": {drop, pass, drop}}},
+		{name: "gone: HTTP 500", fault: http500, want: recovered, schedule: map[string][]fault{
+			"eth_blockNumber": {http500}, "eth_getBlockReceipts": {http500, pass, http500}}},
+		{name: "slow: no answer within the request timeout", fault: stall, want: recovered, schedule: map[string][]fault{
+			"eth_getBlockByNumber": {pass, pass, stall}, "debug_traceBlockByHash": {stall}}},
+		{name: "garbage: truncated JSON", fault: garbage, want: recovered, schedule: map[string][]fault{
+			"eth_getBlockByNumber": {pass, garbage}, "eth_getBlockReceipts": {garbage}, "debug_traceBlockByHash": {pass, garbage}}},
+		{name: "wrong state diff", fault: wrongDiff, want: halted, schedule: map[string][]fault{"debug_traceBlockByHash": every(wrongDiff)},
+			errs: []string{"state root mismatch at block", "header has", "computed"}},
+		{name: "receipts root mismatch, every time", fault: wrongReceipt, want: halted, schedule: map[string][]fault{"eth_getBlockReceipts": every(wrongReceipt)},
+			errs: []string{"inconsistent answers", "receipts root", "header has"}},
+		{name: "unknown transaction type, every time", fault: unknownType, want: halted, schedule: map[string][]fault{"eth_getBlockByNumber": every(unknownType)},
+			errs: []string{"decode transactions of block", "transaction type not supported"}},
+		{name: "deposit without its source hash, every time", op: true, fault: badDeposit, want: halted, schedule: map[string][]fault{"eth_getBlockByNumber": every(badDeposit)},
+			errs: []string{"decode transactions of block", "sourceHash"}},
+		{name: "the store's disk full", fault: pass, want: halted, disk: true, errs: []string{"ingest block", "no space left on device"}, is: syscall.ENOSPC},
+		{name: "reorg deeper than allowed", fault: pass, want: unchanged, maxReorg: 1, errs: []string{"reorg deeper than 1 blocks below head"},
+			setup: func(t *testing.T, c *gethChain) {
+				head := geth.head
+				require.NoError(t, c.rpc.Call(nil, "debug_setHead", hexutil.Uint64(head-3)))
+				var nonce hexutil.Uint64
+				require.NoError(t, c.rpc.Call(&nonce, "eth_getTransactionCount", crypto.PubkeyToAddress(mustKey(t).PublicKey), "pending"))
+				c.setNonce(uint64(nonce))
+				var last common.Hash
+				for i := range uint64(6) { // another branch, longer than ours
+					to := common.BigToAddress(new(big.Int).SetUint64(0x9000 + i))
+					last = c.send(&to, big.NewInt(int64(i+1)), 21_000, nil)
+					c.wait(last)
+				}
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var faults []fault
-			for range 200 {
-				faults = append(faults, tc.fault)
+			url, gen, upHead := geth.url, geth.genesisFile, geth.head
+			if tc.op {
+				url, gen, upHead = opgeth.node.HTTPURL, opgeth.genesisFile, opgeth.head
 			}
-			proxy := &faultyProxy{target: tc.url, seen: map[fault]int{}, schedule: map[string][]fault{tc.method: faults}}
+			proxy := &faultyProxy{target: url, stall: 2 * time.Second, seen: map[fault]int{}, schedule: map[string][]fault{}}
 			srv := httptest.NewServer(proxy)
 			defer srv.Close()
-			s, err := store.OpenMem(store.DefaultConfig())
-			require.NoError(t, err)
+			var full atomic.Bool
+			s := fullDiskStore(t, &full)
 			defer s.Close()
+			logs := &logged{classes: map[string]int{}}
 			cfg := follower.DefaultConfig()
-			cfg.URL, cfg.GenesisFile = srv.URL, tc.gen
-			cfg.RetryInitial, cfg.RetryMax = 5*time.Millisecond, 20*time.Millisecond
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			f, err := follower.New(cfg, s, slog.New(slog.DiscardHandler))
+			cfg.URL, cfg.GenesisFile = srv.URL, gen
+			cfg.RequestTimeout, cfg.RetryInitial, cfg.RetryMax = 300*time.Millisecond, 5*time.Millisecond, 20*time.Millisecond
+			if tc.maxReorg > 0 {
+				cfg.MaxReorgDepth = tc.maxReorg
+			}
+			ctx := context.Background()
+			f, err := follower.New(cfg, s, slog.New(logs))
 			require.NoError(t, err)
 			defer f.Stop()
-			if err = f.Start(ctx); err == nil {
-				err = f.Run(ctx)
+			require.NoError(t, f.Start(ctx))
+			run := func() (error, map[uint64]int, uint64) {
+				ingested, last := map[uint64]int{}, uint64(0)
+				runCtx, cancel := context.WithTimeout(ctx, time.Minute)
+				defer cancel()
+				f.OnBlock(func(info follower.BlockInfo) {
+					ingested[info.Number]++
+					last = info.Number
+					if tc.disk && info.Number == 3 {
+						full.Store(true)
+					}
+					if info.Number == upHead {
+						cancel()
+					}
+				})
+				err := f.Run(runCtx)
+				require.NoError(t, runCtx.Err(), "Run ends by itself or on the head, not on the test's timeout")
+				return err, ingested, last
 			}
-			require.Error(t, err, "the follower must halt, not follow an inconsistent upstream")
-			require.NoError(t, ctx.Err(), "it halts by itself instead of retrying forever")
-			for _, w := range tc.want {
+			before := uint64(0)
+			if tc.setup != nil {
+				err, _, _ := run() // follow to the head first
+				require.NoError(t, err)
+				h, err := s.Head()
+				require.NoError(t, err)
+				before = h.Number
+				tc.setup(t, geth)
+			}
+			proxy.mu.Lock()
+			proxy.schedule = tc.schedule
+			proxy.mu.Unlock()
+			err, ingested, last := run()
+			if tc.fault != pass {
+				require.Positive(t, proxy.seen[tc.fault], "the fault was injected")
+			}
+			head, herr := s.Head()
+			require.NoError(t, herr)
+			switch tc.want {
+			case recovered:
+				require.NoError(t, err)
+				require.Equal(t, upHead, head.Number, "on the upstream's head")
+				for n := uint64(1); n <= upHead; n++ {
+					require.Equal(t, 1, ingested[n], "block %d ingested exactly once", n)
+				}
+				logs.mu.Lock()
+				require.Positive(t, logs.classes[history.ClassTemporary.String()], "retries are logged as temporary: %v", logs.classes)
+				require.Len(t, logs.classes, 1, "and only as temporary: %v", logs.classes)
+				logs.mu.Unlock()
+				return
+			}
+			require.Error(t, err, "the follower halts")
+			t.Logf("halted: %v", err)
+			require.Equal(t, history.ClassCritical, history.ClassOf(err), "classed critical: %v", err)
+			for _, w := range tc.errs {
 				require.ErrorContains(t, err, w)
+			}
+			if tc.is != nil {
+				require.ErrorIs(t, err, tc.is)
+			}
+			if tc.want == unchanged {
+				require.Equal(t, before, head.Number, "the store is where it was")
+				return
 			}
 			m := regexp.MustCompile(`block (\d+)`).FindStringSubmatch(err.Error())
 			require.NotNil(t, m, "the error names the block: %v", err)
 			named, _ := strconv.ParseUint(m[1], 10, 64)
-			head, err := s.Head()
-			require.NoError(t, err)
-			require.Equal(t, named-1, head.Number, "the store stays at the block before the inconsistent one")
+			require.Equal(t, named-1, head.Number, "the store stays at the block before the one named")
+			require.LessOrEqual(t, head.Number, last, "and holds no block it did not report")
+			_, err = s.HeaderByNumber(named)
+			require.Error(t, err, "the failed block is not stored, so no proof at it is served")
 		})
 	}
+}
+
+func mustKey(t *testing.T) *ecdsa.PrivateKey {
+	key, err := crypto.HexToECDSA(devKey)
+	require.NoError(t, err)
+	return key
 }

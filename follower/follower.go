@@ -364,18 +364,11 @@ func (f *Follower) next(ctx context.Context, head history.Head) error {
 		return err
 	}
 	built := time.Now()
-	err = f.chain.Ingest(ctx, u)
-	var mismatch *history.RootMismatchError
-	var notNext *history.NotNextError
-	switch {
-	case errors.As(err, &mismatch):
-		f.log.Error("State root mismatch: ingest halted at the last good block", "block", mismatch.Number, "hash", mismatch.Hash,
-			"header_root", mismatch.Want, "computed_root", mismatch.Computed, "last_good", head.Number)
-		return fmt.Errorf("follower halted: %w", err)
-	case errors.As(err, &notNext):
-		return nil // the head moved under us; the loop re-reads it
-	case err != nil:
-		return fmt.Errorf("ingest block %d: %w", n, err)
+	if err := f.ingested(f.chain.Ingest(ctx, u), head); err != nil {
+		if history.ClassOf(err) == history.ClassReorg {
+			return nil // the head moved under us; the loop re-reads it
+		}
+		return err
 	}
 	if f.onBlock != nil {
 		now := time.Now()
@@ -407,7 +400,7 @@ func (f *Follower) reorg(ctx context.Context, head history.Head, upstreamHash fu
 			return nil
 		}
 	}
-	return criticalError{fmt.Errorf("follower halted: reorg deeper than %d blocks below head %d (%s)", f.cfg.MaxReorgDepth, head.Number, head.Hash)}
+	return history.Critical(fmt.Errorf("follower halted: reorg deeper than %d blocks below head %d (%s)", f.cfg.MaxReorgDepth, head.Number, head.Hash))
 }
 
 // rpcHash is the hash of a JSON-RPC upstream's block n.
@@ -456,7 +449,7 @@ const maxInconsistent = 5
 
 // retry calls fn until it succeeds or ctx ends, backing off exponentially
 // from RetryInitial to RetryMax and logging the class of each failure. An
-// inconsistent answer maxInconsistent times in a row halts (criticalError).
+// inconsistent answer maxInconsistent times in a row halts (history.Critical).
 func retry[T any](ctx context.Context, f *Follower, what string, fn func(context.Context) (T, error)) (T, error) {
 	wait := f.cfg.RetryInitial
 	inconsistent := 0
@@ -473,9 +466,9 @@ func retry[T any](ctx context.Context, f *Follower, what string, fn func(context
 		}
 		if inconsistent >= maxInconsistent {
 			f.log.Error("The upstream keeps giving an inconsistent answer: following halted", "request", what, "attempts", inconsistent, "err", err)
-			return v, criticalError{fmt.Errorf("follower halted after %d inconsistent answers to %s: %w", inconsistent, what, err)}
+			return v, history.Critical(fmt.Errorf("follower halted after %d inconsistent answers to %s: %w", inconsistent, what, err))
 		}
-		f.log.Warn("Upstream request failed; retrying", "request", what, "class", failureClass(err), "attempt", attempt,
+		f.log.Warn("Upstream request failed; retrying", "request", what, "class", history.ClassOf(err), "kind", failureKind(err), "attempt", attempt,
 			"backoff", wait.String(), "err", err)
 		t := time.NewTimer(wait)
 		select {
@@ -486,4 +479,27 @@ func retry[T any](ctx context.Context, f *Follower, what string, fn func(context
 		}
 		wait = min(2*wait, f.cfg.RetryMax)
 	}
+}
+
+// ingested acts on the class of an ingest's error (nil: the block is in).
+// Critical (a root mismatch, a write the store's disk refused, an update
+// the store cannot apply) halts with the store at head, the last good
+// block; a Reorg (the head moved under the ingest) or anything else is
+// returned as it is, for the caller to re-read the head or retry.
+func (f *Follower) ingested(err error, head history.Head) error {
+	if err == nil {
+		return nil
+	}
+	var mismatch *history.RootMismatchError
+	switch {
+	case errors.As(err, &mismatch):
+		f.log.Error("State root mismatch: ingest halted at the last good block", "block", mismatch.Number, "hash", mismatch.Hash,
+			"header_root", mismatch.Want, "computed_root", mismatch.Computed, "last_good", head.Number)
+		return fmt.Errorf("follower halted: %w", err)
+	case history.IsCritical(err):
+		f.log.Error("Ingest failed: following halted at the last good block", "block", head.Number+1, "last_good", head.Number,
+			"class", history.ClassCritical, "err", err)
+		return fmt.Errorf("follower halted: %w", err)
+	}
+	return err
 }

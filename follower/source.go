@@ -166,8 +166,9 @@ func (u *upstream) diffs(ctx context.Context, b *types.Block) ([]txDiff, error) 
 // errMalformed marks an answer that decoded but is inconsistent.
 var errMalformed = errors.New("malformed upstream answer")
 
-// failureClass names the kind of an upstream failure for logs and metrics.
-func failureClass(err error) string {
+// failureKind names the kind of an upstream failure for logs and metrics
+// (its class, what the follower does about it, is history.ClassOf's).
+func failureKind(err error) string {
 	var httpErr rpc.HTTPError
 	var netErr net.Error
 	var syntax *json.SyntaxError

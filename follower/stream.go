@@ -80,7 +80,7 @@ func (f *Follower) runStream(ctx context.Context) error {
 		}
 		if f.behind(head.Number) {
 			err = f.catchUp(ctx, head)
-			if err == nil || errors.Is(err, catchup.ErrDiverged) {
+			if err == nil || history.ClassOf(err) == history.ClassReorg {
 				continue // live ingest resolves a divergence as a reorg
 			}
 		} else {
@@ -98,12 +98,11 @@ func (f *Follower) runStream(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		var mismatch *history.RootMismatchError
-		if errors.As(err, &mismatch) || isCritical(err) {
+		if history.IsCritical(err) {
 			return err
 		}
 		if err != nil {
-			f.log.Warn("Upstream stream failed; resubscribing", "class", failureClass(err), "backoff", wait.String(), "err", err)
+			f.log.Warn("Upstream stream failed; resubscribing", "class", history.ClassOf(err), "kind", failureKind(err), "backoff", wait.String(), "err", err)
 			select {
 			case <-ctx.Done():
 				return nil
@@ -155,9 +154,13 @@ func (f *Follower) catchUp(ctx context.Context, head history.Head) error {
 		}
 	})
 	var mismatch *history.RootMismatchError
-	if errors.As(err, &mismatch) {
+	switch {
+	case errors.As(err, &mismatch):
 		f.log.Error("State root mismatch: catch-up halted at the last good batch", "block", mismatch.Number, "hash", mismatch.Hash,
 			"header_root", mismatch.Want, "computed_root", mismatch.Computed)
+		return fmt.Errorf("follower halted: %w", err)
+	case history.IsCritical(err):
+		f.log.Error("Catch-up halted at the last good batch", "class", history.ClassCritical, "err", err)
 		return fmt.Errorf("follower halted: %w", err)
 	}
 	if err != nil {
@@ -194,14 +197,7 @@ func (f *Follower) consume(ctx context.Context, recv func() (*history.BlockUpdat
 		}
 		received := time.Now()
 		f.seeUpstreamHead(u.Number())
-		err = f.chain.Ingest(ctx, u)
-		var mismatch *history.RootMismatchError
-		if errors.As(err, &mismatch) {
-			f.log.Error("State root mismatch: ingest halted at the last good block", "block", mismatch.Number, "hash", mismatch.Hash,
-				"header_root", mismatch.Want, "computed_root", mismatch.Computed, "last_good", head.Number)
-			return fmt.Errorf("follower halted: %w", err)
-		}
-		if err != nil {
+		if err := f.ingested(f.chain.Ingest(ctx, u), head); err != nil {
 			return err
 		}
 		now := time.Now()
@@ -223,14 +219,4 @@ func (f *Follower) streamHash(ctx context.Context, n uint64) (common.Hash, error
 		return common.Hash{}, err
 	}
 	return h.Hash(), nil
-}
-
-// criticalError ends Run instead of being retried.
-type criticalError struct{ error }
-
-func (e criticalError) Unwrap() error { return e.error }
-
-func isCritical(err error) bool {
-	var c criticalError
-	return errors.As(err, &c)
 }
