@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-chain/strata/bench"
 	"github.com/strata-chain/strata/sequencer"
 )
 
@@ -20,7 +21,7 @@ import (
 // node's JSON-RPC: every answer is verified against the node's state roots
 // and the table reports each load.
 func TestBenchProofsAgainstANode(t *testing.T) {
-	n, err := newNode(testNodeConfig(t.TempDir()), slog.New(slog.DiscardHandler))
+	n, err := startNode(context.Background(), testNodeConfig(t.TempDir()), slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer n.Close()
 	runUntil(t, n, func(info sequencer.BlockInfo) bool { return info.Number >= 10 })
@@ -30,7 +31,7 @@ func TestBenchProofsAgainstANode(t *testing.T) {
 	defer func() { cancel(); <-stopped }()
 
 	keys := filepath.Join(t.TempDir(), "keys.json")
-	raw, err := json.Marshal(proofKeys{
+	raw, err := json.Marshal(bench.ProofKeys{
 		Addresses: []common.Address{sequencer.MessagePasserAddress, sequencer.TokenAddress, common.HexToAddress("0xdead")},
 		Slots:     []common.Hash{common.BigToHash(common.Big1)},
 	})

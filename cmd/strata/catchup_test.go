@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -29,7 +30,7 @@ func TestCatchupCommandSurvivesSIGKILL(t *testing.T) {
 	src, dst := t.TempDir(), t.TempDir()
 	cfg := testNodeConfig(src)
 	cfg.Sequencer.BlockTime = 10 * time.Millisecond
-	n, err := newNode(cfg, slog.New(slog.DiscardHandler))
+	n, err := startNode(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	runUntil(t, n, func(info sequencer.BlockInfo) bool { return info.Number >= 240 })
 	require.NoError(t, n.Close())

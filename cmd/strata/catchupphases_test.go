@@ -8,12 +8,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-chain/strata/bench"
 	"github.com/strata-chain/strata/catchup"
 	"github.com/strata-chain/strata/history/store"
 	"github.com/strata-chain/strata/sequencer"
 )
 
-// TestMeasurePhases replays a devnet's datadir into a new one stage by
+// TestMeasurePhases replays, with bench.MeasurePhases, a devnet's datadir into a new one stage by
 // stage: the target must end holding exactly the source's bytes, each
 // stage's CPU is what the clock advanced during it, and bad ranges are
 // refused before anything is read.
@@ -26,7 +27,7 @@ func TestMeasurePhases(t *testing.T) {
 	srcDir, dst := t.TempDir(), t.TempDir()
 	cfg := testNodeConfig(srcDir)
 	cfg.Sequencer.BlockTime = 10 * time.Millisecond
-	n, err := newNode(cfg, slog.New(slog.DiscardHandler))
+	n, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	runUntil(t, n, func(info sequencer.BlockInfo) bool { return info.Number >= 50 })
 	require.NoError(t, n.Close())
@@ -52,21 +53,21 @@ func TestMeasurePhases(t *testing.T) {
 	clock := func() time.Duration { ticks += time.Second; return ticks }
 	pcfg := catchup.Config{BatchBlocks: 7, Workers: 2}
 
-	_, err = measurePhases(ctx, pcfg, st, src, 0, 0, clock, 2)
+	_, err = bench.MeasurePhases(ctx, pcfg, st, src, 0, 0, clock, 2)
 	require.ErrorContains(t, err, "nothing to replay above head 0")
-	_, err = measurePhases(ctx, pcfg, st, src, 0, maxPhaseBlocks+1, clock, 2)
+	_, err = bench.MeasurePhases(ctx, pcfg, st, src, 0, bench.MaxPhaseBlocks+1, clock, 2)
 	require.ErrorContains(t, err, "lower --to")
 	require.Zero(t, ticks, "refused ranges read nothing")
 
-	res, err := measurePhases(ctx, pcfg, st, src, 0, srcHead.Number, clock, 2)
+	res, err := bench.MeasurePhases(ctx, pcfg, st, src, 0, srcHead.Number, clock, 2)
 	require.NoError(t, err)
 	require.Equal(t, srcHead.Number, res.Blocks)
-	for _, p := range []phaseTime{res.Read, res.Prepare, res.Commit} {
+	for _, p := range []bench.PhaseTime{res.Read, res.Prepare, res.Commit} {
 		require.Equal(t, time.Second, p.CPU)
 		require.Positive(t, p.Wall)
 	}
 	// Two cores, three seconds for all blocks: 2·blocks/3 blocks a second.
-	require.InDelta(t, 2*float64(res.Blocks)/3, res.ceiling(res.Read, res.Prepare, res.Commit), 1e-9)
+	require.InDelta(t, 2*float64(res.Blocks)/3, res.Ceiling(res.Read, res.Prepare, res.Commit), 1e-9)
 	require.Contains(t, res.String(), "writing alone")
 
 	// measurePhases closed the store after writing; it reopens at the
@@ -80,17 +81,4 @@ func TestMeasurePhases(t *testing.T) {
 	digest, err := got.Digest()
 	require.NoError(t, err)
 	require.Equal(t, want, digest)
-}
-
-func TestPhaseCostString(t *testing.T) {
-	c := phaseCost{Blocks: 100, Cores: 2,
-		Read:    phaseTime{CPU: time.Second, Wall: time.Second},
-		Prepare: phaseTime{CPU: 4 * time.Second, Wall: 2 * time.Second},
-		Commit:  phaseTime{CPU: 5 * time.Second, Wall: 3 * time.Second}}
-	require.Equal(t, `100 blocks, stages run one after the other on 2 cores:
-  read source                CPU 10ms      per block (wall 1s)
-  replay tries               CPU 40ms      per block (wall 2s)
-  write (flush, compaction)  CPU 50ms      per block (wall 3s)
-  ceiling with every core busy: 20.0 blocks/s (writing alone 40.0, replay alone 50.0)`, c.String())
-	require.Zero(t, phaseCost{Cores: 2}.ceiling(phaseTime{}))
 }
