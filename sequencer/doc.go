@@ -8,4 +8,12 @@
 // database: the StateDB reads the store's versioned nodes and flat state, and
 // CommitWithUpdate hands the changed accounts, slots and code back as a
 // history.BlockUpdate, which the store verifies against the sealed root.
+//
+// Making a block (Sequencer.step, every block time) only takes transactions
+// from the pool. The built-in load generator runs beside it as a component
+// with its own goroutine (loadFeeder, started and stopped within the
+// sequencer's lifecycle): it generates and signs block-sized batches ahead
+// and queues each in the pool for its block, paced by the block clock, as
+// transactions from the network arrive. Applying a block's transactions is
+// history/chain.Apply, shared with the witness re-execution in proofs.
 package sequencer

@@ -256,6 +256,7 @@ func (f *loadFeeder) settle(head uint64) error {
 	f.resync = false
 	f.buf, f.fed, f.next = nil, nil, 0
 	f.buffered.Store(0)
+	f.s.loadFed.Store(min(f.s.loadFed.Load(), head)) // what was queued ahead is gone
 	return nil
 }
 

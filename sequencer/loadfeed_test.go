@@ -184,3 +184,31 @@ func TestLoadGeneratorKeepsTheRate(t *testing.T) {
 	target := float64(cfg.Load.GasPerSecond) * cfg.BlockTime.Seconds()
 	require.InDelta(t, target, float64(gas)/blocks, target*0.5, "mean gas per block")
 }
+
+// TestLoadGeneratorResyncsNonces: when the pool refuses the generator's
+// transactions (here: nonces the chain has used), the generator reads its
+// nonces at the head again and the next block carries load again.
+func TestLoadGeneratorResyncsNonces(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Load.Accounts = 4
+	s, err := store.OpenMem(store.DefaultConfig())
+	require.NoError(t, err)
+	defer s.Close()
+	seq := newTestSequencer(t, cfg, s)
+	ctx := context.Background()
+	for n := uint64(1); n <= 2; n++ {
+		info, err := seq.stepFed(ctx, seq.blockDue(n))
+		require.NoError(t, err)
+		require.Greater(t, info.Txs, 1)
+	}
+	clear(seq.load.g.nonces) // stale: every load account has sent transactions
+	info, err := seq.stepFed(ctx, seq.blockDue(3))
+	require.NoError(t, err)
+	require.Equal(t, 1, info.Txs, "the pool refused the stale load")
+	require.True(t, seq.load.resync)
+	info, err = seq.stepFed(ctx, seq.blockDue(4))
+	require.NoError(t, err)
+	require.Greater(t, info.Txs, 1, "the load resumes from the chain's nonces")
+	require.False(t, seq.load.resync)
+	require.Zero(t, seq.PoolLen())
+}
