@@ -59,8 +59,15 @@ type CrashReport struct {
 	// DigestMismatches counts kills after which the store's digest differed
 	// from the reference's at the same head.
 	DigestMismatches int
-	// BlocksChecked and ProofsChecked count the checks that ran.
-	BlocksChecked, ProofsChecked int
+	// ReferenceResets counts the times the ingest replica fell behind the
+	// crashed store's oldest block (the child pruned blocks the replica had
+	// not read yet: a long time down makes the sequencer catch up with the
+	// clock in a burst) and was started again as a copy of the checked
+	// store; digests are compared from there on.
+	ReferenceResets int
+	// BlocksChecked, ProofsChecked and DigestsCompared count the checks
+	// that ran.
+	BlocksChecked, ProofsChecked, DigestsCompared int
 	// Head is the last head seen.
 	Head        uint64
 	ReopenTimes []time.Duration
@@ -125,7 +132,8 @@ func (r *CrashReport) Table() string {
 	row("lost reported blocks", fmt.Sprintf("%d (in %d kills)", r.LostBlocks, r.LossKills))
 	row("inconsistencies", r.Inconsistencies)
 	row("proof failures", fmt.Sprintf("%d of %d", r.ProofFailures, r.ProofsChecked))
-	row("digest mismatches", r.DigestMismatches)
+	row("digest mismatches", fmt.Sprintf("%d of %d", r.DigestMismatches, r.DigestsCompared))
+	row("replica resets (not failures)", r.ReferenceResets)
 	row("blocks checked", r.BlocksChecked)
 	row("last head", r.Head)
 	row("median reopen", r.MedianReopen().Round(time.Microsecond))
@@ -344,6 +352,10 @@ func migrateAll(ctx context.Context, s history.Migrator) error {
 	}
 }
 
+// errReferenceGap means the replica cannot be fed: the blocks it needs next
+// are gone from the crashed store (pruned).
+var errReferenceGap = errors.New("the replica fell behind the crashed store's oldest block")
+
 // crashReference is a fresh store with the same retention fed, block by
 // block through Ingest, the blocks a crashed store holds (from source: the
 // generator that made them, or the crashed store itself through UpdateAt):
@@ -351,7 +363,11 @@ func migrateAll(ctx context.Context, s history.Migrator) error {
 type crashReference struct {
 	s      CrashStore
 	source func(n uint64) (*history.BlockUpdate, error)
-	next   uint64 // the next block to ingest
+	// genesis, when set, gives the empty reference block 0 (a genesis
+	// loaded in bulk has no changeset to read back); nil ingests
+	// source(0).
+	genesis func(ctx context.Context, dst CrashStore) error
+	next    uint64 // the next block to ingest
 }
 
 // compare feeds the reference up to s's head, finishes both stores'
@@ -363,6 +379,17 @@ func (ref *crashReference) compare(ctx context.Context, s CrashStore, rep *Crash
 		held = head.Number + 1
 	} else if !errors.Is(err, history.ErrEmpty) {
 		return err
+	}
+	if ref.next == 0 && held > 0 && ref.genesis != nil {
+		if err := ref.genesis(ctx, ref.s); err != nil {
+			return fmt.Errorf("reference: genesis: %w", err)
+		}
+		ref.next = 1
+	}
+	if ref.next < held {
+		if oldest, err := s.Oldest(); err == nil && ref.next < oldest {
+			return fmt.Errorf("%w: the replica needs block %d, the oldest held is %d", errReferenceGap, ref.next, oldest)
+		}
 	}
 	for ; ref.next < held; ref.next++ {
 		u, err := ref.source(ref.next)
@@ -390,6 +417,7 @@ func (ref *crashReference) compare(ctx context.Context, s CrashStore, rep *Crash
 	if err != nil {
 		return fmt.Errorf("reference digest: %w", err)
 	}
+	rep.DigestsCompared++
 	if got != want {
 		rep.DigestMismatches++
 		rep.problem("kill %d: digest %s with %d blocks, the reference's %s", rep.Kills, got, held, want)
