@@ -18,7 +18,7 @@ ENGINE_BLOCK_TIME ?= 1s
 # op-geth executes each block twice (build, import) and traces it for Strata's follower
 ENGINE_LOAD_GAS   ?= 5000000
 
-.PHONY: all build run run-opgeth test test-short bench bench-full lint fmt clean op-geth proto
+.PHONY: all build run run-opgeth test test-short bench bench-full crash lint fmt clean op-geth proto
 
 all: build
 
@@ -93,6 +93,17 @@ bench: build
 ## bench-full: the headline run: base-like on 1 M accounts and 10 M slots, 200 ms and 2 s blocks
 bench-full: build
 	$(BIN)/strata bench run --profile configs/profiles/base-like.yaml --block-times 200ms,2s --warmup 20s --duration 2m --follower --out bench/results
+
+## crash: the kill test at full length (make test runs it briefly): CRASH_KILLS SIGKILLs of strata, alternating
+## a fullstack node with tiny retention spans (flush, thinning, pruning every few blocks) and strata catchup,
+## every reopened store checked (reported blocks held, consistent, proofs verify, digest equals a replica's);
+## then as many in-process power cuts. Takes about an hour; $(CRASH_DATADIR) is wiped first.
+CRASH_KILLS   ?= 1000
+CRASH_DATADIR ?= $(DATADIR)/crash
+crash: build
+	rm -rf $(CRASH_DATADIR)
+	$(BIN)/strata bench crash --kills $(CRASH_KILLS) --scenario all --datadir $(CRASH_DATADIR)
+	$(BIN)/strata bench crash --powercut --kills $(CRASH_KILLS)
 
 ## lint: go vet, a gofmt check, and no tracked file over 1 MiB (the repository holds
 ## source: binaries, datadirs and raw bench output are regenerated, not committed)
