@@ -369,8 +369,8 @@ func (s *Sequencer) downtime() time.Duration { return max(5*time.Second, 25*s.cf
 func (s *Sequencer) Started() <-chan struct{} { return s.started }
 
 // prefill waits until the load generator holds Load.Prefill batches ahead
-// of the head and (once there is a head) has queued the next block's,
-// logging progress; the chain's clock then restarts from the wall clock (the
+// of the head and (once there is a head) has queued the load of the blocks
+// it leads the head by (loadReady), logging progress; the chain's clock then restarts from the wall clock (the
 // sequencer catches up empty blocks for the time spent otherwise).
 func (s *Sequencer) prefill(ctx context.Context) error {
 	want := s.cfg.Load.Prefill
