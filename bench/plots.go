@@ -11,6 +11,12 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
+// plotLine is one named line of a plot.
+type plotLine struct {
+	name string
+	xy   plotter.XYs
+}
+
 // WritePlots draws the report's PNG plots next to base (base-<name>.png):
 // ingest latency and lag over time, the proof-latency CDF and disk growth,
 // one line per run. It returns the files written.
@@ -18,75 +24,23 @@ func WritePlots(rep *Report, base string) ([]string, error) {
 	if len(rep.Runs) == 0 {
 		return nil, nil
 	}
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	type series struct {
-		name string
-		xy   plotter.XYs
-	}
-	draw := func(suffix, title, x, y string, all []series, logY bool) (string, error) {
-		p := plot.New()
-		p.Title.Text = title
-		p.X.Label.Text = x
-		p.Y.Label.Text = y
-		if logY {
-			p.Y.Scale = plot.LogScale{}
-			p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-		}
-		var args []any
-		for _, s := range all {
-			if len(s.xy) == 0 {
-				continue
-			}
-			args = append(args, s.name, s.xy)
-		}
-		if len(args) == 0 {
-			return "", nil
-		}
-		if err := plotutil.AddLines(p, args...); err != nil {
-			return "", err
-		}
-		p.Legend.Top = true
-		file := fmt.Sprintf("%s-%s.png", base, suffix)
-		if err := p.Save(8*vg.Inch, 4*vg.Inch, file); err != nil {
-			return "", fmt.Errorf("save %s: %w", file, err)
-		}
-		return file, nil
-	}
-	floor := func(v float64) float64 { return max(v, 0.001) } // log axes need positive values
-	var ingest, lag, cdf, disk []series
+	var ingest, lag, cdf, disk []plotLine
 	for _, r := range rep.Runs {
 		name := fmt.Sprintf("%s @ %s", r.Profile, r.BlockTime)
-		var in, lg plotter.XYs
-		for _, s := range r.Series {
-			in = append(in, plotter.XY{X: s.At.Seconds(), Y: floor(ms(s.Ingest))})
-			lg = append(lg, plotter.XY{X: s.At.Seconds(), Y: ms(s.Lag)})
-		}
-		ingest = append(ingest, series{name, in})
-		lag = append(lag, series{name, lg})
+		in, lg, dk := runLines(r)
+		ingest = append(ingest, plotLine{name, in})
+		lag = append(lag, plotLine{name, lg})
+		disk = append(disk, plotLine{name, dk})
 		for _, pr := range r.Proofs {
-			if len(pr.Samples) == 0 {
-				continue
+			if len(pr.Samples) > 0 {
+				cdf = append(cdf, plotLine{name + " " + proofKey(pr), latencyCDF(pr.Samples)})
 			}
-			sorted := slices.Clone(pr.Samples)
-			slices.Sort(sorted)
-			var xy plotter.XYs
-			step := max(1, len(sorted)/500)
-			for i := 0; i < len(sorted); i += step {
-				xy = append(xy, plotter.XY{X: floor(ms(sorted[i])), Y: float64(i+1) / float64(len(sorted))})
-			}
-			xy = append(xy, plotter.XY{X: floor(ms(sorted[len(sorted)-1])), Y: 1})
-			cdf = append(cdf, series{name + " " + proofKey(pr), xy})
 		}
-		var dk plotter.XYs
-		for _, d := range r.Disk {
-			dk = append(dk, plotter.XY{X: float64(d.Head), Y: float64(d.Bytes) / (1 << 20)})
-		}
-		disk = append(disk, series{name, dk})
 	}
 	var files []string
 	for _, d := range []struct {
 		suffix, title, x, y string
-		s                   []series
+		lines               []plotLine
 		logY                bool
 	}{
 		{"ingest", "Ingest per block", "seconds into the window", "ms (log)", ingest, true},
@@ -94,7 +48,7 @@ func WritePlots(rep *Report, base string) ([]string, error) {
 		{"proof-cdf", "eth_getProof latency CDF", "ms", "fraction of requests", cdf, false},
 		{"disk", "Disk growth", "block", "MiB", disk, false},
 	} {
-		f, err := draw(d.suffix, d.title, d.x, d.y, d.s, d.logY)
+		f, err := drawLines(fmt.Sprintf("%s-%s.png", base, d.suffix), d.title, d.x, d.y, d.lines, d.logY)
 		if err != nil {
 			return files, err
 		}
@@ -103,4 +57,66 @@ func WritePlots(rep *Report, base string) ([]string, error) {
 		}
 	}
 	return files, nil
+}
+
+// plotMs is a duration in milliseconds.
+func plotMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// logFloor keeps values positive for log axes.
+func logFloor(v float64) float64 { return max(v, 0.001) }
+
+// runLines are a run's ingest (ms, floored for the log axis) and lag (ms)
+// over seconds into the window, and its disk (MiB) by head block.
+func runLines(r *Run) (ingest, lag, disk plotter.XYs) {
+	for _, s := range r.Series {
+		ingest = append(ingest, plotter.XY{X: s.At.Seconds(), Y: logFloor(plotMs(s.Ingest))})
+		lag = append(lag, plotter.XY{X: s.At.Seconds(), Y: plotMs(s.Lag)})
+	}
+	for _, d := range r.Disk {
+		disk = append(disk, plotter.XY{X: float64(d.Head), Y: float64(d.Bytes) / (1 << 20)})
+	}
+	return ingest, lag, disk
+}
+
+// latencyCDF is the cumulative distribution of samples (ms, at most about
+// 500 points, ending at the maximum); samples is not reordered.
+func latencyCDF(samples []time.Duration) plotter.XYs {
+	sorted := slices.Clone(samples)
+	slices.Sort(sorted)
+	var xy plotter.XYs
+	step := max(1, len(sorted)/500)
+	for i := 0; i < len(sorted); i += step {
+		xy = append(xy, plotter.XY{X: logFloor(plotMs(sorted[i])), Y: float64(i+1) / float64(len(sorted))})
+	}
+	return append(xy, plotter.XY{X: logFloor(plotMs(sorted[len(sorted)-1])), Y: 1})
+}
+
+// drawLines saves the non-empty lines as a plot in file and returns file,
+// or "" when every line is empty (nothing is written then).
+func drawLines(file, title, x, y string, lines []plotLine, logY bool) (string, error) {
+	var args []any
+	for _, l := range lines {
+		if len(l.xy) > 0 {
+			args = append(args, l.name, l.xy)
+		}
+	}
+	if len(args) == 0 {
+		return "", nil
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = x
+	p.Y.Label.Text = y
+	if logY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	if err := plotutil.AddLines(p, args...); err != nil {
+		return "", err
+	}
+	p.Legend.Top = true
+	if err := p.Save(8*vg.Inch, 4*vg.Inch, file); err != nil {
+		return "", fmt.Errorf("save %s: %w", file, err)
+	}
+	return file, nil
 }
