@@ -48,6 +48,9 @@ func (s *Store) Migrate(ctx context.Context, budget int) (MigrateResult, error) 
 	if s.head.Load() == nil || s.closed.Load() {
 		return res, nil
 	}
+	if err := s.writeErr(); err != nil {
+		return res, err // a store that stopped writing migrates nothing
+	}
 	s.expireViews(time.Now())
 	for budget > 0 && ctx.Err() == nil {
 		if res.Examined > 0 && s.ingesting.Load() > 0 {
@@ -188,7 +191,7 @@ func (s *Store) startTask() (*migrateTask, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := s.commit(b, pebble.NoSync); err != nil {
 		return nil, fmt.Errorf("start migrating blocks %d-%d: %w", t.from, t.to, err)
 	}
 	if t.prune {
@@ -294,7 +297,7 @@ func (s *Store) workTask(limit int, yield func() bool) (examined, count int, err
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := s.commit(b, pebble.NoSync); err != nil {
 		return 0, 0, fmt.Errorf("migrate blocks %d-%d at block %d: %w", t.from, t.to, t.blk, err)
 	}
 	if done {
