@@ -215,13 +215,16 @@ func applyLimits(srv *rpc.Server, cfg ServerConfig) {
 
 // buildHandlers wraps the rpc servers as geth's node package does (CORS
 // inside the virtual-host check, gzip; the origin check on WebSocket
-// upgrades), all behind the per-IP rate limit.
+// upgrades), all behind the per-IP rate limit. The CORS and origin checks
+// are geth's rules built here (corsHandler, newOriginCheck say why).
 func (s *Server) buildHandlers() error {
 	rl, err := newIPRateLimiter(s.cfg.RateLimit, nil)
 	if err != nil {
 		return err
 	}
-	httpH := node.NewHTTPHandlerStack(s.httpRPC, s.cfg.HTTPCORSDomains, s.cfg.HTTPVirtualHosts, nil)
+	// The node package's stack with no CORS list of its own: corsHandler
+	// takes the same place in it (inside the virtual-host check).
+	httpH := node.NewHTTPHandlerStack(corsHandler(s.httpRPC, s.cfg.HTTPCORSDomains), nil, s.cfg.HTTPVirtualHosts, nil)
 	// The origin check is geth's, done outside geth's handler (newOriginCheck
 	// says why), which is then told to allow any origin.
 	wsH := newOriginCheck(s.cfg.WSOrigins, s.log, node.NewWSHandlerStack(s.wsRPC.WebsocketHandler([]string{"*"}), nil))
