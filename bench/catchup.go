@@ -283,13 +283,15 @@ func (r *outageRun) recover(ctx context.Context, rec *Recovery, from uint64) err
 	}
 }
 
-// recovered judges the SLO monitor now (since the restart): it sets
-// TimeToSLO the first time the lag objectives hold, and reports the end
-// when the node would be ready, when a stopped chain has been caught up
-// (level), or when a minute past the hold-down after the lag was back some
-// other SLO still keeps it unready (NotReady says which).
+// recovered judges the SLO monitor now (since the restart), given whether
+// the follower's head moved past the outage and is level with the chain:
+// it sets TimeToSLO the first time the lag objectives hold with the head
+// moved, and reports the end when the node would be ready, when a stopped
+// chain has been caught up (level), or when a minute past the hold-down
+// after the lag was back it is still unready (NotReady says why).
 func (r *outageRun) recovered(rec *Recovery, now time.Duration, moved, level bool) bool {
 	st := r.mon.Status()
+	ready := st.Ready()
 	inside := moved
 	for _, obj := range st.Objectives {
 		if (obj.Name == slo.LagBlocks || obj.Name == slo.LagMs) && obj.Value > obj.Target {
@@ -305,13 +307,16 @@ func (r *outageRun) recovered(rec *Recovery, now time.Duration, moved, level boo
 		// their own: caught up is the end.
 		rec.TimeToSLO, rec.TimeToReady = now, now
 		return true
-	case inside && st.Ready() == nil:
+	case inside && ready == nil:
 		rec.TimeToReady = now
 		return true
 	case rec.TimeToSLO > 0 && now > rec.TimeToSLO+r.contract.SLOHoldDown+time.Minute:
 		// Caught up, but an SLO stays out (say ingest p99): report it
 		// rather than wait for it.
-		rec.NotReady = st.Ready().Error()
+		rec.NotReady = "the follower's head is not past the outage"
+		if ready != nil {
+			rec.NotReady = ready.Error()
+		}
 		return true
 	}
 	return false
