@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -103,7 +102,11 @@ func PowerCut(ctx context.Context, cfg PowerCutConfig) (*CrashReport, error) {
 			ccfg = vfs.CrashCloneCfg{UnsyncedDataPercent: 1 + rng.IntN(99), RNG: rand.New(rand.NewPCG(rng.Uint64(), 2))}
 		}
 		clone := fs.CrashClone(ccfg)
-		w.stop()
+		if err := w.stop(); err != nil {
+			// The cut does not touch the running store: this is a real failure.
+			rep.Inconsistencies++
+			rep.problem("cut %d: before the cut: %v", rep.Kills+1, err)
+		}
 		_ = s.Close() // the process died here; its store is gone
 		rep.Kills++
 		rep.ByPhase[phase]++
@@ -215,6 +218,7 @@ type powerCutWriter struct {
 	last     uint64 // the last reported block
 	phase    atomic.Value
 	finished bool
+	err      error // why the writer stopped early; valid after done
 }
 
 func startPowerCutWriter(ctx context.Context, s CrashStore, gen *chainCursor, n int, seed uint64) *powerCutWriter {
@@ -238,7 +242,10 @@ func startPowerCutWriter(ctx context.Context, s CrashStore, gen *chainCursor, n 
 			w.phase.Store("ingest")
 			num := gen.next
 			if err := s.Ingest(ctx, gen.Next()); err != nil {
-				return // the cut came (the store is being closed) or ctx ended
+				if ctx.Err() == nil {
+					w.err = fmt.Errorf("ingest block %d: %w", num, err)
+				}
+				return
 			}
 			w.mu.Lock()
 			w.ingested++
@@ -246,7 +253,8 @@ func startPowerCutWriter(ctx context.Context, s CrashStore, gen *chainCursor, n 
 			w.cond.Broadcast()
 			w.mu.Unlock()
 			w.phase.Store("migration")
-			if _, err := s.Migrate(ctx, 1+rng.IntN(4*MigrateBudgetUnit)); err != nil && !errors.Is(err, context.Canceled) {
+			if _, err := s.Migrate(ctx, 1+rng.IntN(4*MigrateBudgetUnit)); err != nil && ctx.Err() == nil {
+				w.err = fmt.Errorf("migrate after block %d: %w", num, err)
 				return
 			}
 		}
@@ -281,8 +289,10 @@ func (w *powerCutWriter) lastReported() (uint64, bool) {
 	return w.last, w.ingested > 0
 }
 
-// stop ends the writer and waits for it.
-func (w *powerCutWriter) stop() {
+// stop ends the writer and waits for it; the error is why it stopped
+// early, nil if it did not.
+func (w *powerCutWriter) stop() error {
 	w.cancel()
 	<-w.done
+	return w.err
 }
