@@ -354,3 +354,18 @@ func TestOperatorAddrs(t *testing.T) {
 		require.Equal(t, tc.warn, strings.Contains(logged.String(), "without TLS or auth"), tc.addr)
 	}
 }
+
+// TestListenKeepsThePosture: Listen, serving one rpc.Server whole, checks
+// hosts and origins and applies the limits as NewServer does.
+func TestListenKeepsThePosture(t *testing.T) {
+	srv := rpc.NewServer()
+	require.NoError(t, registerNamespaces(srv, postureAPIs(t), []string{NamespaceEth}))
+	s, err := Listen(ServerConfig{Addr: "127.0.0.1", BatchRequestLimit: 2}, srv, nil)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	url := "http://" + s.HTTPAddr()
+	require.Equal(t, 403, send(t, http.MethodPost, url, "evil.example", blockNumberCall, nil).status)
+	require.Equal(t, 403, send(t, http.MethodGet, url, "", "", wsUpgrade("http://evil.example")).status)
+	require.Contains(t, send(t, http.MethodPost, url, "", batchOf(3, "eth_blockNumber"), nil).body, "batch too large")
+	require.Contains(t, send(t, http.MethodPost, url, "localhost", blockNumberCall, nil).body, `"result":"0x5"`)
+}
