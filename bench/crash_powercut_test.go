@@ -32,6 +32,9 @@ func openCrashStore(fs vfs.FS, dir string, r history.Retention) (CrashStore, err
 // With the store's ingest fsync mutated away, the same loop must report
 // lost blocks: the check can fail.
 func TestPowerCut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100 power cuts and their checks take tens of seconds: make test runs them")
+	}
 	for _, tc := range []struct {
 		name   string
 		nosync bool
