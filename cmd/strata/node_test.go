@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"math/big"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -49,10 +47,13 @@ func testContract() *bench.Contract {
 	return c
 }
 
-// waitBlocks runs the node until it has made n more blocks, calling each
-// time a block lands; it returns when the callback says stop.
+// runUntil runs the node, starting it first if it is not started yet,
+// calling stop each time a block lands; it returns when stop says so.
 func runUntil(t *testing.T, n *node, stop func(sequencer.BlockInfo) bool) {
 	t.Helper()
+	if !n.started {
+		require.NoError(t, n.Start(context.Background()))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
@@ -73,7 +74,7 @@ func TestNodeServesVerifiedProofsAndResumes(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testNodeConfig(dir)
 	cfg.MetricsPort = freePort(t)
-	n, err := newNode(cfg, slog.New(slog.DiscardHandler))
+	n, err := startNode(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	runUntil(t, n, func(info sequencer.BlockInfo) bool { return info.Number >= 20 })
 
@@ -132,7 +133,7 @@ func TestNodeServesVerifiedProofsAndResumes(t *testing.T) {
 	require.NoError(t, n.Close())
 
 	// A restart resumes from the stored head.
-	n, err = newNode(testNodeConfig(dir), slog.New(slog.DiscardHandler))
+	n, err = startNode(context.Background(), testNodeConfig(dir), slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer n.Close()
 	require.Equal(t, last, n.seq.Head().Number.Uint64())
@@ -157,55 +158,48 @@ func TestMain(m *testing.M) {
 // that a second run resumes from the stored head.
 func TestRunStopsCleanlyOnInterrupt(t *testing.T) {
 	dir := t.TempDir()
-	start := func() (*exec.Cmd, *bufio.Scanner) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "STRATA_TEST_MAIN=run --config ../../configs/devnet.yaml --datadir "+dir+
+	start := func() *strataChild {
+		return startChild(t, "run --config ../../configs/devnet.yaml --datadir "+dir+
 			" --http.port 0 --ws.port 0 --metrics.port 0 --grpc.port 0 --log.format json --status.interval 100ms --sequencer.block_time 50ms")
-		out, err := cmd.StderrPipe()
-		require.NoError(t, err)
-		require.NoError(t, cmd.Start())
-		return cmd, bufio.NewScanner(out)
 	}
-	waitFor := func(sc *bufio.Scanner, what string) string {
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), what) {
-				return sc.Text()
-			}
-		}
-		t.Fatalf("output ended before %q", what)
-		return ""
-	}
-	cmd, sc := start()
-	waitFor(sc, `"msg":"Strata is serving"`)
-	line := waitFor(sc, `"msg":"Status"`)
+	c := start()
+	c.waitFor(`"msg":"Strata is serving"`)
+	line := c.waitFor(`"msg":"Status"`)
 	require.Contains(t, line, `"head"`)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	waitFor(sc, "Stopped cleanly")
-	require.NoError(t, cmd.Wait(), "exit status 0 after SIGINT")
+	c.signal(syscall.SIGINT)
+	c.waitFor("Stopped cleanly")
+	require.NoError(t, c.wait(), "exit status 0 after SIGINT")
 
-	cmd, sc = start()
-	line = waitFor(sc, "Resuming the chain from the stored head")
+	c = start()
+	line = c.waitFor("Resuming the chain from the stored head")
 	var resumed struct {
 		Number uint64 `json:"number"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(line), &resumed))
 	require.Positive(t, resumed.Number)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	waitFor(sc, "Stopped cleanly")
-	require.NoError(t, cmd.Wait())
+	c.signal(syscall.SIGINT)
+	c.waitFor("Stopped cleanly")
+	require.NoError(t, c.wait())
 }
 
-// TestStartupErrorIsReturned: an error while the node starts reaches the
-// caller with its cause (it used to panic in the deferred cleanup, hiding
-// the cause).
+// TestStartupErrorIsReturned: newNode does no I/O, so a follower whose
+// genesis file is missing builds; Start then fails with the file's name,
+// without a panic, and leaves nothing open: the datadir can be opened
+// again at once.
 func TestStartupErrorIsReturned(t *testing.T) {
-	cfg := testNodeConfig(t.TempDir())
+	cfg := testNodeConfig(filepath.Join(t.TempDir(), "data"))
 	cfg.Mode = "follower"
 	cfg.Follower.URL = "http://127.0.0.1:1"
 	cfg.Follower.GenesisFile = filepath.Join(t.TempDir(), "no-such-genesis.json")
-	var n *node
-	var err error
-	require.NotPanics(t, func() { n, err = newNode(cfg, slog.New(slog.DiscardHandler)) })
-	require.Nil(t, n)
+	n, err := newNode(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.NoDirExists(t, cfg.DataDir, "newNode does no I/O")
+	require.NotPanics(t, func() { err = n.Start(context.Background()) })
 	require.ErrorContains(t, err, "no-such-genesis.json")
+	require.Nil(t, n.store, "the store Start opened is closed again")
+	s, err := store.Open(cfg.DataDir, store.DefaultConfig(), nil)
+	require.NoError(t, err, "the datadir is not left locked")
+	require.NoError(t, s.Close())
+	require.ErrorContains(t, n.run(context.Background()), "not started")
+	require.NoError(t, n.Stop(context.Background()), "Stop after a failed Start is safe")
 }

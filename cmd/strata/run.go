@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 )
+
+// shutdownTimeout bounds `strata run`'s whole shutdown after a signal: the
+// drain (drainTimeout), the producer's last block, the store's close.
+const shutdownTimeout = 30 * time.Second
 
 func newRunCmd() *cobra.Command {
 	var configFile string
@@ -37,8 +43,14 @@ configuration; the datadir keeps it as genesis.json. make run-opgeth runs
 both.
 
 Every configuration key is a flag, and a STRATA_ environment variable
-(http.port: --http.port, STRATA_HTTP_PORT). Ctrl-C stops cleanly; a restart
-resumes from the stored head.`,
+(http.port: --http.port, STRATA_HTTP_PORT).
+
+Ctrl-C (SIGINT) or SIGTERM stops gracefully: /readyz answers 503 at once,
+the JSON-RPC and gRPC requests in flight get up to 5 s to finish while
+blocks are still made, then the producer stops and the store closes; the
+exit status is 0. A second signal ends the process at once. A restart
+resumes from the stored head. A failure to start exits with status 1 and
+one line naming the cause.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := loadConfig(cmd.Flags(), configFile)
 			if err != nil {
@@ -58,19 +70,29 @@ resumes from the stored head.`,
 			if err != nil {
 				return err
 			}
+			if err := n.Start(ctx); err != nil {
+				return err // Start released what it had started
+			}
 			n.announce()
-			runErr := n.run(ctx)
-			if runErr != nil {
+			ran := make(chan error, 1)
+			go func() { ran <- n.run(context.Background()) }() // Stop ends it, after the drain
+			var runErr error
+			select {
+			case <-ctx.Done():
+				log.Info("Shutting down: not ready from now, draining requests in flight", "drain_timeout", drainTimeout)
+			case runErr = <-ran:
+				ran = nil
 				log.Error("Stopping after a fatal error", "err", runErr)
-			} else {
-				log.Info("Shutting down")
 			}
-			closeErr := n.Close()
-			if runErr != nil {
-				return runErr
+			stop() // from here a second signal ends the process at once
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			stopErr := n.Stop(sctx)
+			if ran != nil {
+				runErr = <-ran // Stop ended the run
 			}
-			if closeErr != nil {
-				return closeErr
+			if err := errors.Join(runErr, stopErr); err != nil {
+				return err
 			}
 			log.Info("Stopped cleanly; a restart resumes from the stored head")
 			return nil

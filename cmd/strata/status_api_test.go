@@ -26,7 +26,7 @@ import (
 func TestStatusAndReadiness(t *testing.T) {
 	cfg := testNodeConfig(t.TempDir())
 	cfg.MetricsPort, cfg.GRPCPort = freePort(t), freePort(t)
-	n, err := newNode(cfg, slog.New(slog.DiscardHandler))
+	n, err := startNode(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer n.Close()
 	runUntil(t, n, func(info sequencer.BlockInfo) bool { return info.Number >= 10 })
