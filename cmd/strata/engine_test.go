@@ -48,7 +48,7 @@ func TestEngineModeNode(t *testing.T) {
 	cfg.Engine = sequencer.DefaultEngineConfig()
 	cfg.Engine.URL, cfg.Engine.JWTSecretPath, cfg.Engine.RPCURL = geth.AuthURL, geth.JWTPath, geth.HTTPURL
 
-	n, err := newNode(cfg, slog.New(slog.DiscardHandler))
+	n, err := startNode(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer n.Close()
 	require.Nil(t, n.seq, "engine mode runs no in-process sequencer")
@@ -139,7 +139,7 @@ func TestEngineModeNode(t *testing.T) {
 		fcfg.Mode, fcfg.Follower = "follower", follower.DefaultConfig()
 		fcfg.Follower.URL, fcfg.Follower.GenesisFile = geth.HTTPURL, filepath.Join(dir, genesisFileName)
 		fcfg.RollupFile = rollupFile
-		return newNode(fcfg, slog.New(slog.DiscardHandler))
+		return startNode(context.Background(), fcfg, slog.New(slog.DiscardHandler))
 	}
 	f, err := follow(writeRollup(rc))
 	require.NoError(t, err)
