@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -228,7 +229,8 @@ func TestOpenOnFullDisk(t *testing.T) {
 			require.NoError(t, s.Close()) // the blocks stay in the WAL
 			fault.armed.Store(true)
 
-			_, err = Open("db", cfg, nil)
+			lines := &countingHandler{}
+			_, err = Open("db", cfg, slog.New(lines))
 			t.Logf("open: %v", err)
 			require.Error(t, err, "opening on a full disk fails")
 			require.ErrorIs(t, err, syscall.ENOSPC, "naming the cause: %v", err)
@@ -247,6 +249,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 
 			fault.armed.Store(false) // room again
 			abandonedOpens.Wait()
+			t.Logf("%d lines logged by the failed open, %d faults injected", lines.n.Load(), fault.hits.Load())
 			s, err = Open("db", cfg, nil)
 			require.NoError(t, err)
 			defer s.Close()
@@ -300,3 +303,11 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// countingHandler counts the lines logged at Error.
+type countingHandler struct{ n atomic.Int64 }
+
+func (h *countingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+func (h *countingHandler) Handle(context.Context, slog.Record) error    { h.n.Add(1); return nil }
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler                { return h }
