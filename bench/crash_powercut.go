@@ -22,9 +22,13 @@ import (
 // leave it (only what was synced, and maybe some of the rest), and the
 // clone is reopened and checked.
 type PowerCutConfig struct {
-	Cuts      int               // power cuts
-	Seed      uint64            // the chain and every random choice
-	MaxBlocks int               // blocks ingested between two cuts at most
+	Cuts      int    // power cuts
+	Seed      uint64 // the chain and every random choice
+	MaxBlocks int    // blocks ingested between two cuts at most
+	// MaxChain starts the run over on a fresh disk once the store holds
+	// this many blocks (0: 256), which bounds the cost of the generated
+	// chain (its model state grows with every block).
+	MaxChain  uint64
 	Retention history.Retention // tiny spans: migration runs every few blocks
 	// Open opens the store in dir on fs with retention r (disabled: keep
 	// everything). Required.
@@ -57,6 +61,9 @@ func PowerCut(ctx context.Context, cfg PowerCutConfig) (*CrashReport, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxChain == 0 {
+		cfg.MaxChain = 256
 	}
 	start := time.Now()
 	rep := newCrashReport("powercut", "ingest")
@@ -154,6 +161,14 @@ func PowerCut(ctx context.Context, cfg PowerCutConfig) (*CrashReport, error) {
 				fmt.Sprintf("blocks %d, lost %d, failures %d", held, rep.LostBlocks, rep.Inconsistencies+rep.ProofFailures+rep.DigestMismatches+rep.ReopenFailures))
 		}
 		cfg.Log.Debug("Power cut", "cut", rep.Kills, "phase", phase, "reported", reported, "held", held)
+		if held >= cfg.MaxChain {
+			_ = s.Close()
+			fs, gen, ref, reported, anyReported = vfs.NewCrashableMem(), newChainCursor(cfg.Seed), closeRef(ref), 0, false
+			chk.checked = 0
+			if s, err = cfg.Open(fs, powerCutDir, cfg.Retention); err != nil {
+				return rep, fmt.Errorf("power cut: open a fresh store: %w", err)
+			}
+		}
 	}
 	rep.Took = time.Since(start)
 	return rep, nil
