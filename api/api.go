@@ -87,60 +87,22 @@ type Config struct {
 const (
 	defaultMaxStorageKeys   = 1024
 	defaultProofConcurrency = 25
-	// Batch limits as geth's defaults.
-	batchItemLimit    = 1000
-	batchResponseSize = 25 * 1000 * 1000
 )
 
-// NewRPCServer returns an rpc.Server with the eth, optimism and debug
-// namespaces registered.
+// NewRPCServer returns one rpc.Server with every namespace of NewAPIs
+// registered and geth's batch limits: for tests and embedders that serve
+// everything on one handler. The node serves through NewServer, which
+// chooses namespaces per listener.
 func NewRPCServer(cfg Config) (*rpc.Server, error) {
-	if cfg.ChainConfig == nil || cfg.Reader == nil {
-		return nil, errors.New("api: chain config and reader are required")
-	}
-	if cfg.MaxStorageKeys <= 0 {
-		cfg.MaxStorageKeys = defaultMaxStorageKeys
-	}
-	if cfg.ProofConcurrency <= 0 {
-		cfg.ProofConcurrency = defaultProofConcurrency
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.HeavyConcurrency <= 0 {
-		cfg.HeavyConcurrency = defaultHeavyConcurrency
-	}
-	if cfg.DbGetConcurrency <= 0 {
-		cfg.DbGetConcurrency = defaultDbGetConcurrency
-	}
-	if cfg.HeavyTimeout <= 0 {
-		cfg.HeavyTimeout = defaultHeavyTimeout
-	}
-	if cfg.NodeIndexSize <= 0 {
-		cfg.NodeIndexSize = defaultNodeIndexSize
-	}
-	if cfg.RootIndexBlocks <= 0 {
-		cfg.RootIndexBlocks = defaultRootIndexBlocks
-	}
-	nodes := newNodeIndex(cfg.NodeIndexSize, cfg.RootIndexBlocks)
-	cfg.Reader = notingReader{Reader: cfg.Reader, idx: nodes}
-	b := &backend{
-		cfg:     cfg,
-		permits: make(chan struct{}, cfg.ProofConcurrency),
-		heavy:   newLimiter(cfg.HeavyConcurrency, cfg.HeavyTimeout, cfg.DebugMetrics),
-		dbget:   newLimiter(cfg.DbGetConcurrency, cfg.HeavyTimeout, cfg.DebugMetrics),
-		nodes:   nodes,
+	apis, err := NewAPIs(cfg)
+	if err != nil {
+		return nil, err
 	}
 	srv := rpc.NewServer()
-	srv.SetBatchLimits(batchItemLimit, batchResponseSize)
-	for ns, svc := range map[string]any{
-		"eth":      &EthAPI{b: b},
-		"optimism": &OptimismAPI{b: b},
-		"debug":    &DebugAPI{b: b},
-		"strata":   &StrataAPI{b: b},
-	} {
-		if err := srv.RegisterName(ns, svc); err != nil {
-			return nil, fmt.Errorf("register %s: %w", ns, err)
+	srv.SetBatchLimits(DefaultBatchRequestLimit, DefaultBatchResponseMaxSize)
+	for _, a := range apis {
+		if err := srv.RegisterName(a.Namespace, a.Service); err != nil {
+			return nil, fmt.Errorf("register %s: %w", a.Namespace, err)
 		}
 	}
 	return srv, nil

@@ -131,7 +131,7 @@ func TestBatchLimit(t *testing.T) {
 	defer s.Close()
 	var b bytes.Buffer
 	b.WriteString("[")
-	for i := 0; i < batchItemLimit+1; i++ {
+	for i := 0; i < DefaultBatchRequestLimit+1; i++ {
 		if i > 0 {
 			b.WriteString(",")
 		}

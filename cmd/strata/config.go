@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/strata-chain/strata/api"
 	"github.com/strata-chain/strata/sequencer"
 )
 
@@ -34,6 +35,19 @@ var options = []option{
 	{"http.addr", "127.0.0.1", "JSON-RPC HTTP listen address"},
 	{"http.port", 8545, "JSON-RPC HTTP port (0 picks a free port)"},
 	{"ws.port", 8546, "JSON-RPC WebSocket port (0 disables)"},
+	{"http.api", "", "namespaces the HTTP listener serves, comma-separated, from eth, optimism, debug, strata (empty: all on a loopback http.addr; all but debug on any other)"},
+	{"ws.api", "", "namespaces the WebSocket listener serves, as http.api"},
+	{"http.vhosts", "localhost", "comma-separated Host headers HTTP requests may carry (IP hosts are always accepted; * accepts all); others get 403 invalid host specified, as geth"},
+	{"http.corsdomain", "", "comma-separated browser origins that get CORS headers (* any; empty: none, as geth)"},
+	{"ws.origins", "", "comma-separated Origin headers a WebSocket upgrade may carry (* any; empty: geth's default, http://localhost and http://<hostname>)"},
+	{"rpc.http_body_limit", api.DefaultHTTPBodyLimit, "largest JSON-RPC HTTP request body in bytes (413 above it)"},
+	{"rpc.ws_read_limit", int64(api.DefaultWSReadLimit), "largest WebSocket message in bytes (the connection closes above it)"},
+	{"rpc.batch_request_limit", api.DefaultBatchRequestLimit, "most calls in one JSON-RPC batch"},
+	{"rpc.batch_response_max_size", api.DefaultBatchResponseMaxSize, "largest JSON-RPC batch response in bytes"},
+	{"rpc.ratelimit", 0, "requests per second each remote IP may make over HTTP (0 disables; over it: 429 and -32005)"},
+	{"rpc.ratelimit_burst", 0, "requests an idle client may make at once under rpc.ratelimit (0: the rate, at least 1)"},
+	{"grpc.addr", "127.0.0.1", "gRPC listen address (loopback by default; see docs/endpoint-posture.md before exposing it)"},
+	{"metrics.addr", "127.0.0.1", "metrics, /healthz and /readyz listen address (loopback by default)"},
 	{"grpc.port", 9545, "gRPC port of the health service, the block stream (strata.v1.BlockStream) followers read and the Status service (0 disables)"},
 	{"metrics.port", 6060, "Prometheus metrics, /healthz and /readyz port (0 disables)"},
 	{"status.interval", time.Second, "interval of the status line (0 disables)"},
@@ -124,4 +138,24 @@ func loadConfig(fs *pflag.FlagSet, file string) (*viper.Viper, error) {
 		}
 	}
 	return v, nil
+}
+
+// listOption reads a comma-separated option as a list; empty is nil, which
+// the consumer reads as its default.
+func listOption(v *viper.Viper, key string) []string {
+	var out []string
+	for _, s := range strings.Split(v.GetString(key), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// loopbackIfEmpty is the operator listeners' default host: loopback.
+func loopbackIfEmpty(host string) string {
+	if host == "" {
+		return "127.0.0.1"
+	}
+	return host
 }

@@ -35,13 +35,18 @@ import (
 
 // nodeConfig is everything a node needs, read from viper or set by a bench.
 type nodeConfig struct {
-	Mode           string
-	DataDir        string // empty: an in-memory store
-	HTTPAddr       string
-	HTTPPort       int
-	WSPort         int
-	GRPCPort       int
-	MetricsPort    int
+	Mode        string
+	DataDir     string // empty: an in-memory store
+	HTTPAddr    string
+	HTTPPort    int
+	WSPort      int
+	GRPCPort    int
+	MetricsPort int
+	GRPCAddr    string // empty: loopback
+	MetricsAddr string // empty: loopback
+	// Posture is the JSON-RPC listeners' posture (namespaces, hosts,
+	// origins, limits); its Addr and ports are set from the fields above.
+	Posture        api.ServerConfig
 	StatusInterval time.Duration
 	Store          store.Config
 	Sequencer      sequencer.Config
@@ -59,13 +64,27 @@ type nodeConfig struct {
 
 func nodeConfigFrom(v *viper.Viper) (nodeConfig, error) {
 	c := nodeConfig{
-		Mode:           v.GetString("mode"),
-		DataDir:        v.GetString("datadir"),
-		HTTPAddr:       v.GetString("http.addr"),
-		HTTPPort:       v.GetInt("http.port"),
-		WSPort:         v.GetInt("ws.port"),
-		GRPCPort:       v.GetInt("grpc.port"),
-		MetricsPort:    v.GetInt("metrics.port"),
+		Mode:        v.GetString("mode"),
+		DataDir:     v.GetString("datadir"),
+		HTTPAddr:    v.GetString("http.addr"),
+		HTTPPort:    v.GetInt("http.port"),
+		WSPort:      v.GetInt("ws.port"),
+		GRPCPort:    v.GetInt("grpc.port"),
+		MetricsPort: v.GetInt("metrics.port"),
+		GRPCAddr:    v.GetString("grpc.addr"),
+		MetricsAddr: v.GetString("metrics.addr"),
+		Posture: api.ServerConfig{
+			HTTPAPI:              listOption(v, "http.api"),
+			WSAPI:                listOption(v, "ws.api"),
+			HTTPVirtualHosts:     listOption(v, "http.vhosts"),
+			HTTPCORSDomains:      listOption(v, "http.corsdomain"),
+			WSOrigins:            listOption(v, "ws.origins"),
+			HTTPBodyLimit:        v.GetInt("rpc.http_body_limit"),
+			WSReadLimit:          v.GetInt64("rpc.ws_read_limit"),
+			BatchRequestLimit:    v.GetInt("rpc.batch_request_limit"),
+			BatchResponseMaxSize: v.GetInt("rpc.batch_response_max_size"),
+			RateLimit:            api.RateLimitConfig{PerSecond: float64(v.GetInt("rpc.ratelimit")), Burst: v.GetInt("rpc.ratelimit_burst")},
+		},
 		StatusInterval: v.GetDuration("status.interval"),
 		Store:          store.DefaultConfig(),
 		Sequencer:      sequencer.DefaultConfig(),
@@ -443,15 +462,22 @@ func (n *node) startServers(ctx context.Context, apiCfg api.Config) error {
 	apiCfg.Tiers = n.tiers
 	apiCfg.ProofLatency = n.metrics.proof
 	apiCfg.DebugMetrics = api.NewDebugMetrics(n.reg) // in-flight, rejected and latency of the proof-host debug calls
-	rpcSrv, err := api.NewRPCServer(apiCfg)
+	apis, err := api.NewAPIs(apiCfg)
 	if err != nil {
 		return err
 	}
-	if n.api, err = api.Listen(api.ServerConfig{Addr: cfg.HTTPAddr, HTTPPort: cfg.HTTPPort, WSPort: cfg.WSPort}, rpcSrv, log.With("module", "api")); err != nil {
+	posture := cfg.Posture
+	posture.Addr, posture.HTTPPort, posture.WSPort = cfg.HTTPAddr, cfg.HTTPPort, cfg.WSPort
+	srv, err := api.NewServer(posture, apis, log.With("module", "api"))
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
 		return fmt.Errorf("http.port %d, ws.port %d: %w", cfg.HTTPPort, cfg.WSPort, err)
 	}
+	n.api = srv
 	if cfg.MetricsPort != 0 {
-		ops, err := api.NewOpsServer(api.OpsConfig{Addr: net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.MetricsPort)),
+		ops, err := api.NewOpsServer(api.OpsConfig{Addr: net.JoinHostPort(loopbackIfEmpty(cfg.MetricsAddr), strconv.Itoa(cfg.MetricsPort)),
 			Gatherer: n.reg, Ready: n.ready, Status: n.nodeStatus, Log: log})
 		if err != nil {
 			return err
@@ -462,7 +488,7 @@ func (n *node) startServers(ctx context.Context, apiCfg api.Config) error {
 		n.ops = ops
 	}
 	if cfg.GRPCPort != 0 {
-		g := api.NewGRPCServer(api.GRPCConfig{Addr: net.JoinHostPort(cfg.HTTPAddr, strconv.Itoa(cfg.GRPCPort)), Status: n.nodeStatus, Log: log})
+		g := api.NewGRPCServer(api.GRPCConfig{Addr: net.JoinHostPort(loopbackIfEmpty(cfg.GRPCAddr), strconv.Itoa(cfg.GRPCPort)), Status: n.nodeStatus, Log: log})
 		st := n.store
 		stream.Register(g.Server(), st, func() (stream.GenesisExport, error) { return st.GenesisState() })
 		if err := g.Start(ctx); err != nil {
