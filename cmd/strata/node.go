@@ -259,6 +259,9 @@ type node struct {
 	reg     *prometheus.Registry
 	metrics *nodeMetrics
 	store   *store.Store
+	// health is the opened store's Health, kept after Stop releases the
+	// store so readiness can ask it at any time.
+	health atomic.Pointer[func() error]
 	seq     *sequencer.Sequencer    // fullstack and sequencer modes, in process
 	drv     *sequencer.EngineDriver // fullstack and sequencer modes, engine mode
 	fol     *follower.Follower      // follower mode, and engine mode's follower of op-geth
@@ -397,6 +400,15 @@ func (n *node) Start(ctx context.Context) (err error) {
 // errors an operator meets on a restart name their remedy: a datadir
 // another process holds, a store of a schema this build does not read.
 func (n *node) openStore() error {
+	err := n.openStoreAt()
+	if err == nil {
+		health := n.store.Health
+		n.health.Store(&health)
+	}
+	return err
+}
+
+func (n *node) openStoreAt() error {
 	var err error
 	if n.cfg.DataDir == "" {
 		n.store, err = store.OpenMem(n.cfg.Store)
@@ -530,6 +542,11 @@ func (n *node) ready() error {
 	if n.draining.Load() {
 		return errors.New("shutting down: draining requests in flight")
 	}
+	if health := n.health.Load(); health != nil {
+		if fault := (*health)(); fault != nil {
+			return fmt.Errorf("ingest stopped on a disk fault: %w", fault)
+		}
+	}
 	n.lastMu.Lock()
 	last := n.lastCommit
 	n.lastMu.Unlock()
@@ -659,6 +676,12 @@ func (n *node) run(ctx context.Context) error {
 		}()
 		defer func() { stop(); <-done }()
 	}
+	return n.holdOnDiskFault(ctx, n.produce(ctx))
+}
+
+// produce runs the producer (engine driver, follower or sequencer) until ctx
+// ends or it fails.
+func (n *node) produce(ctx context.Context) error {
 	switch {
 	case n.drv != nil:
 		return n.runEngine(ctx)
@@ -666,6 +689,22 @@ func (n *node) run(ctx context.Context) error {
 		return n.fol.Run(ctx)
 	}
 	return n.seq.Run(ctx)
+}
+
+// holdOnDiskFault keeps a node whose store stopped writing on a disk fault
+// (a full disk, an fsync error) serving what it holds: ingest has stopped,
+// readiness says why, and run returns the fault only when ctx ends, so the
+// process then exits non-zero naming it. Any other producer error returns
+// at once.
+func (n *node) holdOnDiskFault(ctx context.Context, err error) error {
+	fault := n.store.Health()
+	if err == nil || fault == nil {
+		return err
+	}
+	head, _ := n.store.Head()
+	n.log.Error("Ingest stopped on a disk fault; serving the blocks held until stopped", "fault", fault, "head", head.Number)
+	<-ctx.Done()
+	return fmt.Errorf("ingest stopped on a disk fault: %w", fault)
 }
 
 func (n *node) statusLoop(ctx context.Context) {
