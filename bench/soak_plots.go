@@ -62,16 +62,17 @@ func writeSoakPlots(r *SoakReport, base string) ([]string, error) {
 	var files []string
 	for _, p := range []struct {
 		suffix, title, y string
+		logY             bool
 		series           []soakSeries
 	}{
-		{"lag", "Lag (each node's own objective; the follower's is judged)", "ms",
+		{"lag", "Lag (each node's own objective; the follower's is judged)", "ms (log)", true,
 			[]soakSeries{{"follower", folLag}, {"SLO", lagLimit}, {"source (commit − slot)", srcLag}}},
-		{"proof", fmt.Sprintf("eth_getProof latency per %s, from the scheduled time", r.BucketEvery), "ms",
+		{"proof", fmt.Sprintf("eth_getProof latency per %s, from the scheduled time", r.BucketEvery), "ms (log)", true,
 			[]soakSeries{{"clients p50", p50}, {"clients p99", p99}, {"victim p99", vp99}}},
-		{"rss", "Resident set size (VmRSS)", "MiB", []soakSeries{{"follower", folRSS}, {"source", srcRSS}}},
-		{"goroutines", "Goroutines (go_goroutines)", "goroutines", []soakSeries{{"follower", folG}, {"source", srcG}}},
+		{"rss", "Resident set size (VmRSS)", "MiB", false, []soakSeries{{"follower", folRSS}, {"source", srcRSS}}},
+		{"goroutines", "Goroutines (go_goroutines)", "goroutines", false, []soakSeries{{"follower", folG}, {"source", srcG}}},
 	} {
-		f, err := drawSoakPlot(fmt.Sprintf("%s-%s.png", base, p.suffix), p.title, x, p.y, p.series)
+		f, err := drawSoakPlot(fmt.Sprintf("%s-%s.png", base, p.suffix), p.title, x, p.y, p.logY, p.series)
 		if err != nil {
 			return files, err
 		}
@@ -82,16 +83,30 @@ func writeSoakPlots(r *SoakReport, base string) ([]string, error) {
 	return files, nil
 }
 
-func drawSoakPlot(file, title, x, y string, series []soakSeries) (string, error) {
+// drawSoakPlot draws the series as lines into file; on a log Y axis
+// values are floored at 0.01 (a lag of zero when level).
+func drawSoakPlot(file, title, x, y string, logY bool, series []soakSeries) (string, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
+	if logY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
 	var args []any
 	for _, s := range series {
-		if len(s.xy) > 0 {
-			args = append(args, s.name, s.xy)
+		if len(s.xy) == 0 {
+			continue
 		}
+		xy := s.xy
+		if logY {
+			xy = make(plotter.XYs, len(s.xy))
+			for i, pt := range s.xy {
+				xy[i] = plotter.XY{X: pt.X, Y: max(pt.Y, 0.01)}
+			}
+		}
+		args = append(args, s.name, xy)
 	}
 	if len(args) == 0 {
 		return "", nil
