@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +33,9 @@ prints the ingest p50/p99 of both runs, each tier's logical bytes per block,
 the disk before and after migration and compaction, and the latency of
 opening a block's state and proving a random changed account, per tier.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if fi, err := os.Stat(source); err != nil || !fi.IsDir() {
+				return fmt.Errorf("--source %q: want the datadir of a stopped Strata", source)
+			}
 			src, err := store.Open(source, store.DefaultConfig(), nil)
 			if err != nil {
 				return err
