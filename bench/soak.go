@@ -372,6 +372,7 @@ phases:
 	rep.GoroutineTrend = fitTrend(samples, from, func(s SoakSample) (float64, bool) {
 		return float64(s.Follower.Goroutines), s.Follower.Goroutines >= 0
 	})
+	rep.SourceRSSTrend = fitTrend(samples, from, func(s SoakSample) (float64, bool) { return float64(s.Source.RSS), s.Source.RSS > 0 })
 	rep.Contract = *cfg.Contract
 	rep.Verdicts = judgeSoak(rep, cfg.Contract)
 	return rep, nil
