@@ -67,6 +67,7 @@ func PowerCut(ctx context.Context, cfg PowerCutConfig) (*CrashReport, error) {
 	}
 	start := time.Now()
 	rep := newCrashReport("powercut", "ingest")
+	defer func() { rep.Took = time.Since(start) }()
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xc0ffee))
 	chk := &crashChecker{rep: rep, rng: rng, accounts: 4, random: 2}
 	var prog *CountProgress
@@ -170,7 +171,6 @@ func PowerCut(ctx context.Context, cfg PowerCutConfig) (*CrashReport, error) {
 			}
 		}
 	}
-	rep.Took = time.Since(start)
 	return rep, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/ethereum/go-ethereum/common"
@@ -53,9 +55,13 @@ Prints a summary table; exits non-zero if any check failed.`,
 			if err != nil {
 				return err
 			}
+			// An interrupt ends the run after the kill under way; the
+			// summary of what was done is printed.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			var rep *bench.CrashReport
 			if powercut {
-				rep, err = bench.PowerCut(cmd.Context(), bench.PowerCutConfig{Cuts: cfg.Kills, Seed: cfg.Seed, MaxBlocks: maxBlock,
+				rep, err = bench.PowerCut(ctx, bench.PowerCutConfig{Cuts: cfg.Kills, Seed: cfg.Seed, MaxBlocks: maxBlock,
 					Retention: bench.PowerCutRetention(cfg.Seed), Open: openPowerCutStore, Progress: cmd.ErrOrStderr(), Log: log})
 			} else {
 				if cfg.DataDir == "" {
@@ -67,7 +73,7 @@ Prints a summary table; exits non-zero if any check failed.`,
 				}
 				cfg.Command = func(args []string) *exec.Cmd { return exec.Command(exe, args...) }
 				cfg.Open, cfg.CopyGenesis, cfg.Progress, cfg.Log = openCrashStore, copyCrashGenesis, cmd.ErrOrStderr(), log
-				rep, err = bench.Crash(cmd.Context(), cfg)
+				rep, err = bench.Crash(ctx, cfg)
 			}
 			if rep != nil {
 				fmt.Fprint(cmd.OutOrStdout(), rep.Table())
