@@ -448,7 +448,7 @@ func (s *Sequencer) step(ctx context.Context, due time.Time) (BlockInfo, error) 
 	info.Stages = built.Stages
 	ingestStart := time.Now()
 	if err := s.chain.Ingest(ctx, built.Update); err != nil {
-		return info, fmt.Errorf("ingest block %d: %w", n, err)
+		return info, err // the store's error names the block already
 	}
 	info.Committed = time.Now()
 	info.Ingest = info.Committed.Sub(ingestStart)
