@@ -59,13 +59,14 @@ type Trend struct {
 }
 
 // summarizePhases fills each phase's latency figures from the requests
-// scheduled inside it.
+// scheduled inside it; the few scheduled after the last phase's end, while
+// the clients were being stopped, count in the last phase.
 func summarizePhases(phases []SoakPhase, reqs []soakRequest) {
 	for i := range phases {
 		ph := &phases[i]
 		var load, victim []time.Duration
 		for _, r := range reqs {
-			if r.At < ph.Start || r.At >= ph.End {
+			if phaseAt(phases, r.At) != i {
 				continue
 			}
 			switch {
