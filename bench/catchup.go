@@ -39,11 +39,7 @@ type CatchupConfig struct {
 // its replay speed, and the time until its lag is back inside the
 // contract's SLOs and until it would be ready again.
 func MeasureRecovery(ctx context.Context, cfg CatchupConfig, w Wiring) (*Recovery, error) {
-	prof, err := LoadProfileWith(cfg.Profile, cfg.Overrides)
-	if err != nil {
-		return nil, err
-	}
-	contract, err := LoadContract(cfg.Contract)
+	prof, contract, err := LoadProfileAndContract(cfg.Profile, cfg.Overrides, cfg.Contract)
 	if err != nil {
 		return nil, err
 	}

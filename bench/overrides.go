@@ -29,3 +29,17 @@ func LoadProfileWith(path string, o Overrides) (*Profile, error) {
 	}
 	return prof, nil
 }
+
+// LoadProfileAndContract reads the profile at profilePath with the
+// overrides applied and the contract a run of it is judged against.
+func LoadProfileAndContract(profilePath string, o Overrides, contractPath string) (*Profile, *Contract, error) {
+	prof, err := LoadProfileWith(profilePath, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	contract, err := LoadContract(contractPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return prof, contract, nil
+}

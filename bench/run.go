@@ -42,11 +42,7 @@ func (c RunConfig) segments() int {
 // RunProfile runs the profile at each block time on a fresh node and store
 // and judges every run against the contract.
 func RunProfile(ctx context.Context, cfg RunConfig, w Wiring) (*Report, error) {
-	prof, err := LoadProfileWith(cfg.Profile, cfg.Overrides)
-	if err != nil {
-		return nil, err
-	}
-	contract, err := LoadContract(cfg.Contract)
+	prof, contract, err := LoadProfileAndContract(cfg.Profile, cfg.Overrides, cfg.Contract)
 	if err != nil {
 		return nil, err
 	}
