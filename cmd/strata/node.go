@@ -262,14 +262,14 @@ type node struct {
 	// health is the opened store's Health, kept after Stop releases the
 	// store so readiness can ask it at any time.
 	health atomic.Pointer[func() error]
-	seq     *sequencer.Sequencer    // fullstack and sequencer modes, in process
-	drv     *sequencer.EngineDriver // fullstack and sequencer modes, engine mode
-	fol     *follower.Follower      // follower mode, and engine mode's follower of op-geth
-	api     *api.Server
-	ops     *api.OpsServer
-	grpc    *api.GRPCServer
-	status  *statusWindow
-	slo     *slo.Monitor
+	seq    *sequencer.Sequencer    // fullstack and sequencer modes, in process
+	drv    *sequencer.EngineDriver // fullstack and sequencer modes, engine mode
+	fol    *follower.Follower      // follower mode, and engine mode's follower of op-geth
+	api    *api.Server
+	ops    *api.OpsServer
+	grpc   *api.GRPCServer
+	status *statusWindow
+	slo    *slo.Monitor
 	// committed is signalled after each ingested block or batch; retention
 	// steps start on it, in the idle part of the slot.
 	committed chan struct{}
