@@ -9,8 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -128,31 +126,20 @@ func (c *SoakConfig) defaults() {
 	}
 }
 
-// soakPhases lays out the window: the victim alone, then one equal part of
-// duration per client count.
-func soakPhases(alone, duration time.Duration, clients []int, rate float64) []SoakPhase {
-	var out []SoakPhase
-	at := time.Duration(0)
-	if alone > 0 {
-		out = append(out, SoakPhase{Clients: 0, Start: 0, End: alone})
-		at = alone
-	}
-	part := duration / time.Duration(len(clients))
-	for _, n := range clients {
-		out = append(out, SoakPhase{Clients: n, Start: at, End: at + part, Offered: float64(n) * rate})
-		at += part
-	}
-	return out
+// soakPorts are the loopback ports of the two nodes.
+type soakPorts struct {
+	srcHTTP, srcGRPC, srcOps, folHTTP, folOps int
 }
 
-// phaseAt is the index of the phase holding at (the last one past the end).
-func phaseAt(phases []SoakPhase, at time.Duration) int {
-	for i, ph := range phases {
-		if at < ph.End {
-			return i
-		}
-	}
-	return len(phases) - 1
+// soakRun is a soak under way: its configuration, the two nodes with
+// their samplers, and the report it fills.
+type soakRun struct {
+	cfg        SoakConfig
+	log        *slog.Logger
+	ports      soakPorts
+	rep        *SoakReport
+	src, fol   *soakProc
+	srcS, folS *nodeSampler
 }
 
 // Soak runs the soak and judges it. It returns the report even when the
@@ -163,7 +150,6 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakReport, error) {
 		return nil, fmt.Errorf("soak: %w", err)
 	}
 	cfg.defaults()
-	log := cfg.Log
 	dir := cfg.DataDir
 	if dir == "" {
 		var err error
@@ -179,201 +165,141 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	srcHTTP, srcGRPC, srcOps, folHTTP, folOps := ports[0], ports[1], ports[2], ports[3], ports[4]
-	nodeFlags := func(datadir string, http, grpc, ops int) []string {
-		args := []string{"--datadir", datadir, "--http.addr", "127.0.0.1", "--http.port", strconv.Itoa(http), "--ws.port", "0",
-			"--grpc.port", strconv.Itoa(grpc), "--metrics.port", strconv.Itoa(ops), "--log.format", "json", "--status.interval", "10s",
-			"--sequencer.block_time", cfg.BlockTime.String()}
-		if cfg.ContractPath != "" {
-			args = append(args, "--slo.contract", cfg.ContractPath)
-		}
-		return args
-	}
-	rep := &SoakReport{Profile: cfg.Profile, BlockTime: cfg.BlockTime, Clients: cfg.Clients, Rate: cfg.Rate, VictimRate: cfg.VictimRate,
-		InFlight: cfg.InFlight, SampleEvery: cfg.SampleEvery, BucketEvery: cfg.BucketEvery}
+	r := &soakRun{cfg: cfg, log: cfg.Log, rep: newSoakReport(&cfg),
+		ports: soakPorts{srcHTTP: ports[0], srcGRPC: ports[1], srcOps: ports[2], folHTTP: ports[3], folOps: ports[4]}}
 	setupStart := time.Now()
 	setupCtx, cancelSetup := context.WithTimeout(ctx, cfg.SetupTimeout)
 	defer cancelSetup()
+	defer r.stopNodes(false)
+	if err := r.startNodes(setupCtx, dir); err != nil {
+		return nil, err
+	}
+	if err := r.warmup(ctx, setupCtx); err != nil {
+		return nil, err
+	}
+	r.rep.Setup = time.Since(setupStart)
+	w := r.measure(ctx)
+	r.stopNodes(w.aborted == "")
+	r.report(w)
+	return r.rep, nil
+}
 
-	srcArgs := append(append([]string(nil), cfg.SourceArgs...), nodeFlags(filepath.Join(dir, "source"), srcHTTP, srcGRPC, srcOps)...)
-	log.Info("Soak: starting the source", "profile", cfg.Profile, "log", filepath.Join(cfg.LogDir, "source.log"))
-	src, err := startSoakProc("source", cfg.Command(srcArgs), filepath.Join(cfg.LogDir, "source.log"), fmt.Sprintf("127.0.0.1:%d", srcOps))
+// newSoakReport is the report of a soak with cfg, before it ran.
+func newSoakReport(cfg *SoakConfig) *SoakReport {
+	return &SoakReport{Profile: cfg.Profile, BlockTime: cfg.BlockTime, Clients: cfg.Clients, Rate: cfg.Rate, VictimRate: cfg.VictimRate,
+		InFlight: cfg.InFlight, SampleEvery: cfg.SampleEvery, BucketEvery: cfg.BucketEvery}
+}
+
+// nodeFlags are the flags Soak gives either node.
+func (r *soakRun) nodeFlags(datadir string, http, grpc, ops int) []string {
+	args := []string{"--datadir", datadir, "--http.addr", "127.0.0.1", "--http.port", strconv.Itoa(http), "--ws.port", "0",
+		"--grpc.port", strconv.Itoa(grpc), "--metrics.port", strconv.Itoa(ops), "--log.format", "json", "--status.interval", "10s",
+		"--sequencer.block_time", r.cfg.BlockTime.String()}
+	if r.cfg.ContractPath != "" {
+		args = append(args, "--slo.contract", r.cfg.ContractPath)
+	}
+	return args
+}
+
+// startNodes starts the source, then the follower of its block stream,
+// each until healthy, and makes their samplers. The nodes started are
+// kept even on an error, for stopNodes.
+func (r *soakRun) startNodes(ctx context.Context, dir string) error {
+	p := r.ports
+	srcArgs := append(append([]string(nil), r.cfg.SourceArgs...), r.nodeFlags(filepath.Join(dir, "source"), p.srcHTTP, p.srcGRPC, p.srcOps)...)
+	r.log.Info("Soak: starting the source", "profile", r.cfg.Profile, "log", filepath.Join(r.cfg.LogDir, "source.log"))
+	var err error
+	if r.src, err = r.startNode(ctx, "source", srcArgs, p.srcOps); err != nil {
+		return err
+	}
+	folArgs := append([]string{"run", "--mode", "follower", "--follower.url", fmt.Sprintf("strata://127.0.0.1:%d", p.srcGRPC)},
+		r.nodeFlags(filepath.Join(dir, "follower"), p.folHTTP, 0, p.folOps)...)
+	r.log.Info("Soak: starting the follower", "log", filepath.Join(r.cfg.LogDir, "follower.log"))
+	if r.fol, err = r.startNode(ctx, "follower", folArgs, p.folOps); err != nil {
+		return err
+	}
+	r.folS = newNodeSampler(r.fol.ops, r.fol.pid(), 2*time.Second)
+	r.srcS = newNodeSampler(r.src.ops, r.src.pid(), 2*time.Second)
+	return nil
+}
+
+// startNode starts the node name with args, its log <LogDir>/<name>.log,
+// and waits until it is healthy; the process is returned even then.
+func (r *soakRun) startNode(ctx context.Context, name string, args []string, ops int) (*soakProc, error) {
+	p, err := startSoakProc(name, r.cfg.Command(args), filepath.Join(r.cfg.LogDir, name+".log"), fmt.Sprintf("127.0.0.1:%d", ops))
 	if err != nil {
 		return nil, err
 	}
-	defer src.stop(time.Minute)
-	if err := src.waitHealthy(setupCtx); err != nil {
-		return nil, err
-	}
-	folArgs := append([]string{"run", "--mode", "follower", "--follower.url", fmt.Sprintf("strata://127.0.0.1:%d", srcGRPC)},
-		nodeFlags(filepath.Join(dir, "follower"), folHTTP, 0, folOps)...)
-	log.Info("Soak: starting the follower", "log", filepath.Join(cfg.LogDir, "follower.log"))
-	fol, err := startSoakProc("follower", cfg.Command(folArgs), filepath.Join(cfg.LogDir, "follower.log"), fmt.Sprintf("127.0.0.1:%d", folOps))
-	if err != nil {
-		return nil, err
-	}
-	defer fol.stop(time.Minute)
-	if err := fol.waitHealthy(setupCtx); err != nil {
-		return nil, err
-	}
-	folS := newNodeSampler(fol.ops, fol.pid(), 2*time.Second)
-	srcS := newNodeSampler(src.ops, src.pid(), 2*time.Second)
+	return p, p.waitHealthy(ctx)
+}
 
-	// Warmup: at least Warmup, then until the follower is ready with a
-	// history to prove, for at most ReadyWait more.
+// warmup follows for at least Warmup, then until the follower is ready
+// with a history to prove, for at most ReadyWait more (setupCtx bounds it
+// too). ctx ending or a node exiting fails it.
+func (r *soakRun) warmup(ctx, setupCtx context.Context) error {
 	warmStart := time.Now()
-	readyCtx, cancelReady := context.WithDeadline(setupCtx, warmStart.Add(cfg.Warmup+cfg.ReadyWait))
+	readyCtx, cancelReady := context.WithDeadline(setupCtx, warmStart.Add(r.cfg.Warmup+r.cfg.ReadyWait))
 	defer cancelReady()
-	tk := time.NewTicker(cfg.SampleEvery)
+	tk := time.NewTicker(r.cfg.SampleEvery)
 	defer tk.Stop()
 	for {
-		s := folS.sample(readyCtx)
-		if time.Since(warmStart) >= cfg.Warmup && s.Readyz == 200 && s.Head >= 2 {
-			rep.ReadyAtStart = true
+		s := r.folS.sample(readyCtx)
+		if time.Since(warmStart) >= r.cfg.Warmup && s.Readyz == 200 && s.Head >= 2 {
+			r.rep.ReadyAtStart = true
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-readyCtx.Done():
-			s = folS.sample(ctx)
-			log.Warn("Soak: the follower is not ready at the end of the warmup; measuring anyway", "readyz", s.Readyz, "why", s.NotReady, "head", s.Head)
-		case <-src.exited:
-			return nil, src.exitErr()
-		case <-fol.exited:
-			return nil, fol.exitErr()
+			s = r.folS.sample(ctx)
+			r.log.Warn("Soak: the follower is not ready at the end of the warmup; measuring anyway", "readyz", s.Readyz, "why", s.NotReady, "head", s.Head)
+		case <-r.src.exited:
+			return r.src.exitErr()
+		case <-r.fol.exited:
+			return r.fol.exitErr()
 		case <-tk.C:
 			continue
 		}
 		break
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	rep.Setup = time.Since(setupStart)
+	return ctx.Err()
+}
 
-	// The measured window.
-	phases := soakPhases(cfg.VictimAlone, cfg.Duration, cfg.Clients, cfg.Rate)
-	window := phases[len(phases)-1].End
-	log.Info("Soak: measuring", "window", window, "phases", len(phases), "setup", rep.Setup.Round(time.Second), "ready", rep.ReadyAtStart)
-	t0 := time.Now()
-	var head atomic.Uint64
-	if st, err := folS.status(ctx); err == nil {
-		head.Store(st.Head)
+// stopNodes stops the follower, then the source, whichever were started
+// (stopping again does nothing); with warn, one that does not stop
+// cleanly is warned of.
+func (r *soakRun) stopNodes(warn bool) {
+	for _, p := range []*soakProc{r.fol, r.src} {
+		if p == nil {
+			continue
+		}
+		if err := p.stop(time.Minute); err != nil && warn {
+			r.log.Warn("Soak: the "+p.name+" did not stop cleanly", "err", err)
+		}
 	}
-	prover := newSoakProver(fmt.Sprintf("http://127.0.0.1:%d", folHTTP), cfg.Addresses, cfg.Slots, head.Load, cfg.RequestTimeout, t0)
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
+}
 
-	var (
-		mu      sync.Mutex
-		samples []SoakSample
-		wg      sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() { // the sampler
-		defer wg.Done()
-		tk := time.NewTicker(cfg.SampleEvery)
-		defer tk.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-tk.C:
-			}
-			at := time.Since(t0)
-			var s SoakSample
-			var inner sync.WaitGroup
-			inner.Add(2)
-			go func() { defer inner.Done(); s.Follower = folS.sample(runCtx) }()
-			go func() { defer inner.Done(); s.Source = srcS.sample(runCtx) }()
-			inner.Wait()
-			if runCtx.Err() != nil {
-				return
-			}
-			s.At, s.Phase = at, phaseAt(phases, at)
-			if s.Follower.StatusOK {
-				head.Store(max(head.Load(), s.Follower.Head))
-			}
-			mu.Lock()
-			samples = append(samples, s)
-			mu.Unlock()
-		}
-	}()
-	loadErr := make(chan error, 64)
-	if cfg.VictimRate > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := prover.openLoop(runCtx, victimClient, cfg.VictimRate, cfg.InFlight, cfg.Seed); err != nil {
-				loadErr <- fmt.Errorf("victim: %w", err)
-			}
-		}()
-	}
-	// A phase's clients stop scheduling at its end; their outstanding
-	// requests finish while the next phase runs (waited for at the end).
-	aborted := ""
-	var clientsWG sync.WaitGroup
-phases:
-	for i, ph := range phases {
-		phCtx, endPhase := context.WithCancel(runCtx)
-		for c := range ph.Clients {
-			clientsWG.Add(1)
-			go func() {
-				defer clientsWG.Done()
-				if err := prover.openLoop(phCtx, c, cfg.Rate, cfg.InFlight, cfg.Seed+uint64(i+1)<<32); err != nil {
-					loadErr <- fmt.Errorf("client %d of phase %d: %w", c, i, err)
-				}
-			}()
-		}
-		log.Info("Soak: phase", "phase", i, "clients", ph.Clients, "from", ph.Start, "to", ph.End)
-		timer := time.NewTimer(time.Until(t0.Add(ph.End)))
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			aborted = "interrupted: " + ctx.Err().Error()
-		case <-src.exited:
-			aborted = src.exitErr().Error()
-		case <-fol.exited:
-			aborted = fol.exitErr().Error()
-		case err := <-loadErr:
-			aborted = err.Error()
-		}
-		timer.Stop()
-		endPhase()
-		if aborted != "" {
-			log.Warn("Soak: ended early", "why", aborted)
-			break phases
-		}
-	}
-	rep.Window = time.Since(t0)
-	stopRun()
-	clientsWG.Wait()
-	wg.Wait()
-	if err := fol.stop(time.Minute); err != nil && aborted == "" {
-		log.Warn("Soak: the follower did not stop cleanly", "err", err)
-	}
-	if err := src.stop(time.Minute); err != nil && aborted == "" {
-		log.Warn("Soak: the source did not stop cleanly", "err", err)
-	}
-
-	reqs := prover.requests()
-	rep.Aborted = aborted
-	rep.Phases = phases
+// report fills the report from the window's requests and samples, fits
+// the trends and judges it.
+func (r *soakRun) report(w *soakWindow) {
+	rep, cfg := r.rep, &r.cfg
+	reqs := w.prover.requests()
+	rep.Aborted = w.aborted
+	rep.Phases = w.phases
 	summarizePhases(rep.Phases, reqs)
-	rep.Buckets = bucketize(reqs, cfg.BucketEvery, min(window, rep.Window))
-	rep.Samples = samples
-	rep.Verified, rep.VerifyFailed = prover.verified.Load(), prover.failed.Load()
-	if bad := prover.firstFailure(); bad != nil {
+	rep.Buckets = bucketize(reqs, cfg.BucketEvery, min(w.phases[len(w.phases)-1].End, rep.Window))
+	rep.Samples = w.samples
+	rep.Verified, rep.VerifyFailed = w.prover.verified.Load(), w.prover.failed.Load()
+	if bad := w.prover.firstFailure(); bad != nil {
 		rep.FirstVerifyError = bad.Error()
 	}
 	from := rep.Window / 3
-	rep.RSSTrend = fitTrend(samples, from, func(s SoakSample) (float64, bool) { return float64(s.Follower.RSS), s.Follower.RSS > 0 })
-	rep.GoroutineTrend = fitTrend(samples, from, func(s SoakSample) (float64, bool) {
+	rep.RSSTrend = fitTrend(w.samples, from, func(s SoakSample) (float64, bool) { return float64(s.Follower.RSS), s.Follower.RSS > 0 })
+	rep.GoroutineTrend = fitTrend(w.samples, from, func(s SoakSample) (float64, bool) {
 		return float64(s.Follower.Goroutines), s.Follower.Goroutines >= 0
 	})
-	rep.SourceRSSTrend = fitTrend(samples, from, func(s SoakSample) (float64, bool) { return float64(s.Source.RSS), s.Source.RSS > 0 })
+	rep.SourceRSSTrend = fitTrend(w.samples, from, func(s SoakSample) (float64, bool) { return float64(s.Source.RSS), s.Source.RSS > 0 })
 	rep.Contract = *cfg.Contract
 	rep.Verdicts = judgeSoak(rep, cfg.Contract)
-	return rep, nil
 }

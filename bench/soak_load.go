@@ -42,7 +42,7 @@ type soakProver struct {
 
 	mu       sync.Mutex
 	reqs     []soakRequest
-	roots    map[uint64]common.Hash
+	roots    rootCache
 	verified atomic.Int64
 	failed   atomic.Int64 // answers that did not verify
 	firstBad error        // the first verification failure; guarded by mu
@@ -53,7 +53,7 @@ func newSoakProver(url string, addrs []common.Address, slots []common.Hash, head
 	for i, s := range slots {
 		ss[i] = s.Hex()
 	}
-	return &soakProver{url: url, addrs: addrs, slots: ss, head: head, timeout: timeout, t0: t0, roots: map[uint64]common.Hash{}}
+	return &soakProver{url: url, addrs: addrs, slots: ss, head: head, timeout: timeout, t0: t0, roots: rootCache{roots: map[uint64]common.Hash{}}}
 }
 
 // dial opens one caller's connection pool, sized for inFlight requests so
@@ -145,27 +145,20 @@ func (p *soakProver) one(cl *rpc.Client, client int, due time.Time, block uint64
 	p.verified.Add(1)
 }
 
-// root returns block n's state root, asked once.
+// root returns block n's state root, asked once; a block the server has
+// no header of is asked again next time.
 func (p *soakProver) root(ctx context.Context, cl *rpc.Client, n uint64) (common.Hash, error) {
-	p.mu.Lock()
-	r, ok := p.roots[n]
-	p.mu.Unlock()
-	if ok {
-		return r, nil
-	}
-	var hdr struct {
-		Root common.Hash `json:"stateRoot"`
-	}
-	if err := cl.CallContext(ctx, &hdr, "eth_getBlockByNumber", hexutil.Uint64(n), false); err != nil {
+	r, err := p.roots.root(ctx, cl, n)
+	if err != nil {
 		return common.Hash{}, err
 	}
-	if hdr.Root == (common.Hash{}) {
+	if r == (common.Hash{}) {
+		p.roots.mu.Lock()
+		delete(p.roots.roots, n)
+		p.roots.mu.Unlock()
 		return common.Hash{}, fmt.Errorf("block %d: no header", n)
 	}
-	p.mu.Lock()
-	p.roots[n] = hdr.Root
-	p.mu.Unlock()
-	return hdr.Root, nil
+	return r, nil
 }
 
 // requests returns a copy of what was recorded so far.

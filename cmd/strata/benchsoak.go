@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/strata-chain/strata/bench"
 	"github.com/strata-chain/strata/sequencer"
@@ -52,7 +52,21 @@ func newBenchSoakCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "soak",
 		Short: "Follow a chain at a load profile while serving proofs at constant arrival; judge lag, proof p99, fairness, readiness and leaks",
-		Long: `Start this strata binary twice: a source making a chain at the load profile
+		Long:  benchSoakLong,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if o.clients, err = parseInts(clients); err != nil {
+				return fmt.Errorf("--clients: %w", err)
+			}
+			return runBenchSoak(cmd, o)
+		},
+	}
+	o.register(cmd.Flags(), &clients)
+	cmd.AddCommand(newBenchSoakSourceCmd())
+	return cmd
+}
+
+const benchSoakLong = `Start this strata binary twice: a source making a chain at the load profile
 (fullstack) and a follower of its block stream (strata://) that serves
 eth_getProof. After the warmup, a victim client asks proofs at
 --victim-rate alone for --victim-alone, then --duration is split in equal
@@ -68,44 +82,18 @@ load within 2x its p99 alone; /readyz never 503; follower RSS and
 goroutines flat over the last two thirds (trend within phases at most 10%
 of the median per hour, at least 32 MiB or 60 goroutines per hour); every
 proof answered and verified. The Markdown and JSON report, the PNG plots
-and both nodes' logs go to --out (default a new temporary directory).`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var err error
-			if o.clients, err = parseInts(clients); err != nil {
-				return fmt.Errorf("--clients: %w", err)
-			}
-			log, err := newLogger(cmd.ErrOrStderr(), "info", "auto")
-			if err != nil {
-				return err
-			}
-			if o.out == "" {
-				if o.out, err = os.MkdirTemp("", "strata-soak-out-"); err != nil {
-					return err
-				}
-			}
-			// Interrupted, the soak stops its nodes and still reports the
-			// window so far.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			rep, err := benchSoak(ctx, o, log)
-			if err != nil {
-				return err
-			}
-			if err := printReport(cmd, log, "soak", rep.Write, o.out); err != nil {
-				return err
-			}
-			fmt.Fprint(cmd.OutOrStdout(), "\n"+rep.VerdictLines())
-			return nil
-		},
-	}
-	f := cmd.Flags()
+and both nodes' logs go to --out (default a new temporary directory).`
+
+// register registers the soak's flags on f; --clients goes to clients,
+// parsed when the command runs.
+func (o *benchSoakOptions) register(f *pflag.FlagSet, clients *string) {
 	f.StringVar(&o.profile, "profile", "base-like", "load profile: a name under configs/profiles or a file")
 	f.DurationVar(&o.blockTime, "block-time", 200*time.Millisecond, "block time of the source's chain")
 	f.DurationVar(&o.duration, "duration", 30*time.Minute, "measured time, split equally between the --clients counts")
 	f.DurationVar(&o.warmup, "warmup", time.Minute, "least time followed before measuring (then until the follower is ready)")
 	f.DurationVar(&o.readyWait, "ready-wait", 2*time.Minute, "after the warmup, how long to wait for the follower's /readyz before measuring anyway")
 	f.DurationVar(&o.victimAlone, "victim-alone", 2*time.Minute, "first phase of the window: the victim alone, its baseline p99")
-	f.StringVar(&clients, "clients", "1,4,16", "open-loop client counts, one phase each")
+	f.StringVar(clients, "clients", "1,4,16", "open-loop client counts, one phase each")
 	f.Float64Var(&o.rate, "rate", 10, "requests per second of each client (constant arrival)")
 	f.Float64Var(&o.victimRate, "victim-rate", 5, "requests per second of the victim client, throughout")
 	f.IntVar(&o.inFlight, "in-flight", 32, "outstanding requests per client at most (one due while all are out waits, and the wait counts)")
@@ -116,8 +104,34 @@ and both nodes' logs go to --out (default a new temporary directory).`,
 	f.StringVar(&o.datadir, "datadir", "", "keep the two stores here, in source/ and follower/ (default a temporary directory, removed)")
 	f.StringVar(&o.note, "note", "", "a line for the report, e.g. what else loaded the machine")
 	registerOverrides(f, &o.overrides)
-	cmd.AddCommand(newBenchSoakSourceCmd())
-	return cmd
+}
+
+// runBenchSoak runs `strata bench soak` with o: the soak, its report
+// written to o.out (a new temporary directory when empty) and its verdicts
+// printed.
+func runBenchSoak(cmd *cobra.Command, o benchSoakOptions) error {
+	log, err := newLogger(cmd.ErrOrStderr(), "info", "auto")
+	if err != nil {
+		return err
+	}
+	if o.out == "" {
+		if o.out, err = os.MkdirTemp("", "strata-soak-out-"); err != nil {
+			return err
+		}
+	}
+	// Interrupted, the soak stops its nodes and still reports the window
+	// so far.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := benchSoak(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	if err := printReport(cmd, log, "soak", rep.Write, o.out); err != nil {
+		return err
+	}
+	fmt.Fprint(cmd.OutOrStdout(), "\n"+rep.VerdictLines())
+	return nil
 }
 
 // profilePath resolves a profile name (base-like) to its file under
@@ -159,23 +173,10 @@ func benchSoak(ctx context.Context, o benchSoakOptions, log *slog.Logger) (*benc
 	if err != nil {
 		return nil, err
 	}
-	src := []string{"bench", "soak", "source", "--profile", absProfile, "--prefill", strconv.Itoa(o.prefill)}
-	if o.overrides.InitialAccounts >= 0 {
-		src = append(src, "--initial-accounts", strconv.Itoa(o.overrides.InitialAccounts))
-	}
-	if o.overrides.InitialSlots >= 0 {
-		src = append(src, "--initial-slots", strconv.Itoa(o.overrides.InitialSlots))
-	}
-	if o.overrides.GasPerSecond > 0 {
-		src = append(src, "--gas-per-second", strconv.FormatUint(o.overrides.GasPerSecond, 10))
-	}
-	command := o.command
-	if command == nil {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("find the strata executable: %w", err)
-		}
-		command = func(args []string) *exec.Cmd { return exec.Command(exe, args...) }
+	src := soakSourceArgs(absProfile, o.prefill, o.overrides)
+	command, err := soakCommand(o.command)
+	if err != nil {
+		return nil, err
 	}
 	log.Info("Bench soak", "profile", prof.Name, "block_time", o.blockTime, "gas_per_second", prof.GasPerSecond,
 		"initial_accounts", prof.Initial.Accounts, "initial_slots", prof.Initial.Slots, "clients", o.clients, "rate", o.rate, "out", o.out)
@@ -194,6 +195,34 @@ func benchSoak(ctx context.Context, o benchSoakOptions, log *slog.Logger) (*benc
 	return rep, nil
 }
 
+// soakSourceArgs are the arguments of the soak's source (bench soak
+// source) at the profile file, with the overrides given.
+func soakSourceArgs(profile string, prefill int, ov bench.Overrides) []string {
+	src := []string{"bench", "soak", "source", "--profile", profile, "--prefill", strconv.Itoa(prefill)}
+	if ov.InitialAccounts >= 0 {
+		src = append(src, "--initial-accounts", strconv.Itoa(ov.InitialAccounts))
+	}
+	if ov.InitialSlots >= 0 {
+		src = append(src, "--initial-slots", strconv.Itoa(ov.InitialSlots))
+	}
+	if ov.GasPerSecond > 0 {
+		src = append(src, "--gas-per-second", strconv.FormatUint(ov.GasPerSecond, 10))
+	}
+	return src
+}
+
+// soakCommand is command, or when nil one running this executable.
+func soakCommand(command func(args []string) *exec.Cmd) (func(args []string) *exec.Cmd, error) {
+	if command != nil {
+		return command, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the strata executable: %w", err)
+	}
+	return func(args []string) *exec.Cmd { return exec.Command(exe, args...) }, nil
+}
+
 // newBenchSoakSourceCmd is the soak's source: `strata run` in fullstack
 // mode with the load profile applied to the sequencer (its mix, senders,
 // initial state and gas rate, which have no run flags). The soak starts it
@@ -209,57 +238,7 @@ func newBenchSoakSourceCmd() *cobra.Command {
 		Short:  "Run a fullstack node at a load profile (the soak's source)",
 		Hidden: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := loadConfig(cmd.Flags(), "")
-			if err != nil {
-				return err
-			}
-			log, err := newLogger(cmd.ErrOrStderr(), v.GetString("log.level"), v.GetString("log.format"))
-			if err != nil {
-				return err
-			}
-			cfg, err := nodeConfigFrom(v)
-			if err != nil {
-				return err
-			}
-			if cfg.Mode != "fullstack" {
-				return fmt.Errorf("the soak's source runs in fullstack mode, not %q", cfg.Mode)
-			}
-			prof, err := bench.LoadProfileWith(profile, overrides)
-			if err != nil {
-				return err
-			}
-			if err := prof.Apply(&cfg.Sequencer, cfg.Sequencer.BlockTime); err != nil {
-				return err
-			}
-			cfg.Sequencer.Load.Prefill = prefill
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			n, err := newNode(cfg, log)
-			if err != nil {
-				return err
-			}
-			if err := n.Start(ctx); err != nil {
-				return err
-			}
-			n.announce()
-			ran := make(chan error, 1)
-			go func() { ran <- n.run(context.Background()) }() // Stop ends it
-			var runErr error
-			select {
-			case <-ctx.Done():
-			case runErr = <-ran:
-				ran = nil
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			stopErr := n.Stop(sctx)
-			if ran != nil {
-				runErr = <-ran
-			}
-			if runErr != nil {
-				runErr = fmt.Errorf("source at %s: %w", prof.Name, runErr)
-			}
-			return errors.Join(runErr, stopErr)
+			return runSoakSource(cmd, profile, prefill, overrides)
 		},
 	}
 	f := cmd.Flags()
@@ -268,4 +247,28 @@ func newBenchSoakSourceCmd() *cobra.Command {
 	registerOverrides(f, &overrides)
 	addFlags(f)
 	return cmd
+}
+
+// runSoakSource serves as `strata run` does (serveUntilSignal), in
+// fullstack mode with the profile file's load applied to the sequencer.
+func runSoakSource(cmd *cobra.Command, profile string, prefill int, overrides bench.Overrides) error {
+	cfg, log, err := nodeConfigAndLogger(cmd, "")
+	if err != nil {
+		return err
+	}
+	if cfg.Mode != "fullstack" {
+		return fmt.Errorf("the soak's source runs in fullstack mode, not %q", cfg.Mode)
+	}
+	prof, err := bench.LoadProfileWith(profile, overrides)
+	if err != nil {
+		return err
+	}
+	if err := prof.Apply(&cfg.Sequencer, cfg.Sequencer.BlockTime); err != nil {
+		return err
+	}
+	cfg.Sequencer.Load.Prefill = prefill
+	if err := serveUntilSignal(cmd.Context(), cfg, log); err != nil {
+		return fmt.Errorf("source at %s: %w", prof.Name, err)
+	}
+	return nil
 }

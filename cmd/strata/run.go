@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -52,46 +53,11 @@ exit status is 0. A second signal ends the process at once. A restart
 resumes from the stored head. A failure to start exits with status 1 and
 one line naming the cause.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := loadConfig(cmd.Flags(), configFile)
+			cfg, log, err := nodeConfigAndLogger(cmd, configFile)
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(cmd.ErrOrStderr(), v.GetString("log.level"), v.GetString("log.format"))
-			if err != nil {
-				return err
-			}
-			cfg, err := nodeConfigFrom(v)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			n, err := newNode(cfg, log)
-			if err != nil {
-				return err
-			}
-			if err := n.Start(ctx); err != nil {
-				return err // Start released what it had started
-			}
-			n.announce()
-			ran := make(chan error, 1)
-			go func() { ran <- n.run(context.Background()) }() // Stop ends it, after the drain
-			var runErr error
-			select {
-			case <-ctx.Done():
-				log.Info("Shutting down: not ready from now, draining requests in flight", "drain_timeout", drainTimeout)
-			case runErr = <-ran:
-				ran = nil
-				log.Error("Stopping after a fatal error", "err", runErr)
-			}
-			stop() // from here a second signal ends the process at once
-			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-			defer cancel()
-			stopErr := n.Stop(sctx)
-			if ran != nil {
-				runErr = <-ran // Stop ended the run
-			}
-			if err := errors.Join(runErr, stopErr); err != nil {
+			if err := serveUntilSignal(cmd.Context(), cfg, log); err != nil {
 				return err
 			}
 			log.Info("Stopped cleanly; a restart resumes from the stored head")
@@ -102,4 +68,60 @@ one line naming the cause.`,
 	addFlags(cmd.Flags())
 	cmd.SetContext(context.Background())
 	return cmd
+}
+
+// nodeConfigAndLogger reads a node's configuration from cmd's flags, the
+// environment and configFile (none when empty), and makes its logger.
+func nodeConfigAndLogger(cmd *cobra.Command, configFile string) (nodeConfig, *slog.Logger, error) {
+	v, err := loadConfig(cmd.Flags(), configFile)
+	if err != nil {
+		return nodeConfig{}, nil, err
+	}
+	log, err := newLogger(cmd.ErrOrStderr(), v.GetString("log.level"), v.GetString("log.format"))
+	if err != nil {
+		return nodeConfig{}, nil, err
+	}
+	cfg, err := nodeConfigFrom(v)
+	if err != nil {
+		return nodeConfig{}, nil, err
+	}
+	return cfg, log, nil
+}
+
+// serveUntilSignal makes a node of cfg, starts it and runs it until
+// SIGINT or SIGTERM (or parent's end), or until it fails; then it stops
+// it within shutdownTimeout: /readyz answers 503 at once, the requests in
+// flight drain, the producer stops and the store closes. From the stop on,
+// a second signal ends the process at once. It returns the run's and the
+// stop's errors, or why the node did not start (Start released what it
+// had started). `strata run` and the soak's source both serve so.
+func serveUntilSignal(parent context.Context, cfg nodeConfig, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := newNode(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := n.Start(ctx); err != nil {
+		return err // Start released what it had started
+	}
+	n.announce()
+	ran := make(chan error, 1)
+	go func() { ran <- n.run(context.Background()) }() // Stop ends it, after the drain
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("Shutting down: not ready from now, draining requests in flight", "drain_timeout", drainTimeout)
+	case runErr = <-ran:
+		ran = nil
+		log.Error("Stopping after a fatal error", "err", runErr)
+	}
+	stop() // from here a second signal ends the process at once
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	stopErr := n.Stop(sctx)
+	if ran != nil {
+		runErr = <-ran // Stop ended the run
+	}
+	return errors.Join(runErr, stopErr)
 }
