@@ -2,17 +2,11 @@ package retention
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/ethdb/memorydb"
-	"github.com/ethereum/go-ethereum/rlp"
-	"github.com/ethereum/go-ethereum/trie"
-	"github.com/ethereum/go-ethereum/triedb/database"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-chain/strata/history"
@@ -108,11 +102,11 @@ func TestRetentionProperty(t *testing.T) {
 			require.NoError(t, err)
 		}
 		if n%400 == 0 || n == blocks {
-			checkTiers(t, s, g, pinned, rng)
+			historytest.CheckTiers(t, s, g, pinned, rng)
 		}
 	}
 	migrateAll(t, s, 1000)
-	checkTiers(t, s, g, pinned, rng)
+	historytest.CheckTiers(t, s, g, pinned, rng)
 	tiers := s.Tiers()
 	require.Equal(t, "recent", tiers[0].Name)
 	require.Equal(t, uint64(761), tiers[0].Earliest, "head 800: the recent tier starts at (800-40)/8*8+1")
@@ -141,109 +135,10 @@ func TestRetentionShrinksDisk(t *testing.T) {
 	require.Less(t, after, before*3/4, "migration freed at least a quarter of the disk")
 	head, err := s.Head()
 	require.NoError(t, err)
-	checkState(t, s, g, head.Number)
+	historytest.CheckState(t, s, g, head.Number)
 	oldest, err := s.Oldest()
 	require.NoError(t, err)
 	require.Equal(t, uint64(1088), oldest, "head 1199: recent from (1199-32)/16*16+1 = 1153, oldest (1153-64)/16*16")
-	checkState(t, s, g, oldest)
-	checkState(t, s, g, oldest+5) // rebuilt between checkpoints
-}
-
-// checkTiers checks every block of the store against the model: full
-// state at and above the oldest block (every block near the tier edges, a
-// fifth elsewhere), pinned accounts only below it.
-func checkTiers(t *testing.T, s *store.Store, g *historytest.Chain, pinned []common.Hash, rng *rand.Rand) {
-	t.Helper()
-	head, err := s.Head()
-	require.NoError(t, err)
-	oldest, err := s.Oldest()
-	require.NoError(t, err)
-	for n := uint64(0); n <= head.Number; n++ {
-		if n >= oldest {
-			if n%5 == 0 || n+50 > head.Number || n < oldest+10 {
-				checkState(t, s, g, n)
-			}
-			continue
-		}
-		st, err := s.StateAt(n)
-		require.NoError(t, err, "block %d below the window still serves pinned accounts", n)
-		require.Equal(t, g.States[n].Root(), st.Root())
-		for _, a := range pinned {
-			checkAccount(t, st, g.States[n], g.Slots[:8], a)
-		}
-		other := g.Keys[2+rng.IntN(len(g.Keys)-2)]
-		_, err = st.Account(other)
-		var pruned *history.PrunedError
-		require.True(t, errors.As(err, &pruned), "block %d: unpinned account below the window: got %v", n, err)
-		require.Equal(t, oldest, pruned.Oldest)
-		require.NoError(t, st.Close())
-	}
-}
-
-// checkState checks the store's state at block n against the model: the
-// root, and flat reads and proofs of up to 40 accounts and one never used.
-func checkState(t *testing.T, s *store.Store, g *historytest.Chain, n uint64) {
-	t.Helper()
-	st, err := s.StateAt(n)
-	require.NoError(t, err, "state at block %d", n)
-	defer st.Close()
-	require.Equal(t, g.States[n].Root(), st.Root(), "root at block %d", n)
-	prng := rand.New(rand.NewPCG(n, 42)) // not the chain's: checks must not change it
-	probe := []common.Hash{common.HexToHash("0xdead")}
-	for range min(40, len(g.Keys)) {
-		probe = append(probe, g.Keys[prng.IntN(len(g.Keys))])
-	}
-	for _, a := range probe {
-		checkAccount(t, st, g.States[n], g.Slots[:16], a)
-	}
-}
-
-// checkAccount checks account a of st against the model m: its flat value
-// and its proof, and each of slots, read flat and proven.
-func checkAccount(t *testing.T, st history.State, m historytest.Model, slots []common.Hash, a common.Hash) {
-	t.Helper()
-	root := st.Root()
-	acc, err := st.Account(a)
-	require.NoError(t, err)
-	val := proveAndVerify(t, trie.StateTrieID(root), st.Nodes(), a[:])
-	macc, present := m[a]
-	if !present {
-		require.Nil(t, acc, "account %s should be absent", a)
-		require.Nil(t, val, "the exclusion proof of %s proves a value", a)
-		return
-	}
-	blob, err := rlp.EncodeToBytes(macc.StateAccount())
-	require.NoError(t, err)
-	require.Equal(t, blob, val, "account %s proven value", a)
-	require.Equal(t, macc.StorageRoot(), acc.Root)
-	for _, slot := range slots {
-		v, err := st.Storage(a, slot)
-		require.NoError(t, err)
-		require.Equal(t, macc.Storage[slot], v, "slot %s/%s", a, slot)
-		if acc.Root == types.EmptyRootHash {
-			continue // nothing to prove in an empty trie
-		}
-		pv := proveAndVerify(t, trie.StorageTrieID(root, a, acc.Root), st.Nodes(), slot[:])
-		want := macc.Storage[slot]
-		if want == (common.Hash{}) {
-			require.Nil(t, pv)
-			continue
-		}
-		leaf, err := rlp.EncodeToBytes(common.TrimLeftZeroes(want[:]))
-		require.NoError(t, err)
-		require.Equal(t, leaf, pv)
-	}
-}
-
-// proveAndVerify proves key in the trie id over nodes and verifies the
-// proof against the root, returning the proven value (nil for absence).
-func proveAndVerify(t *testing.T, id *trie.ID, nodes database.NodeDatabase, key []byte) []byte {
-	t.Helper()
-	tr, err := trie.New(id, nodes)
-	require.NoError(t, err)
-	proof := memorydb.New()
-	require.NoError(t, tr.Prove(key, proof))
-	val, err := trie.VerifyProof(id.Root, key, proof)
-	require.NoError(t, err, "proof of %x against %s", key, id.Root)
-	return val
+	historytest.CheckState(t, s, g, oldest)
+	historytest.CheckState(t, s, g, oldest+5) // rebuilt between checkpoints
 }

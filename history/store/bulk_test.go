@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-chain/strata/history"
+	"github.com/strata-chain/strata/history/historytest"
 )
 
 // allocSource serves a genesis alloc in address-hash order.
@@ -142,13 +143,13 @@ func TestLoadGenesisMatchesGoEthereum(t *testing.T) {
 func requireProves(t *testing.T, st history.State, a common.Address, acc types.Account) {
 	t.Helper()
 	addrHash := crypto.Keccak256Hash(a[:])
-	val := proveAndVerify(t, trie.StateTrieID(st.Root()), st.Nodes(), addrHash[:])
+	val := historytest.ProveAndVerify(t, trie.StateTrieID(st.Root()), st.Nodes(), addrHash[:])
 	var got types.StateAccount
 	require.NoError(t, rlp.DecodeBytes(val, &got))
 	require.Equal(t, acc.Balance.String(), got.Balance.ToBig().String())
 	require.Equal(t, acc.Nonce, got.Nonce)
 	for k, v := range acc.Storage {
-		sv := proveAndVerify(t, trie.StorageTrieID(st.Root(), addrHash, got.Root), st.Nodes(), crypto.Keccak256(k[:]))
+		sv := historytest.ProveAndVerify(t, trie.StorageTrieID(st.Root(), addrHash, got.Root), st.Nodes(), crypto.Keccak256(k[:]))
 		require.Equal(t, encodeStorageLeaf(v), sv)
 		flat, err := st.Storage(addrHash, crypto.Keccak256Hash(k[:]))
 		require.NoError(t, err)

@@ -131,8 +131,8 @@ func TestCrashRecovery(t *testing.T) {
 			require.NoError(t, st.Close())
 		}
 		verified = head.Number + 1
-		checkState(t, s, g, head.Number)
-		checkState(t, s, g, rng.Uint64N(head.Number+1))
+		historytest.CheckState(t, s, g, head.Number)
+		historytest.CheckState(t, s, g, rng.Uint64N(head.Number+1))
 		require.NoError(t, s.Close())
 	}
 	t.Logf("%d kills, head reached %d", kills, lastHead)
@@ -200,11 +200,11 @@ func TestCrashDuringMigration(t *testing.T) {
 		require.True(t, tiers[0].Earliest == 0 || tiers[0].Earliest%8 == 1, "round %d: recent starts after a checkpoint (%d)", round, tiers[0].Earliest)
 		for _, n := range []uint64{head.Number, oldest, oldest + 3, tiers[0].Earliest, rng.Uint64N(head.Number-oldest+1) + oldest} {
 			if n <= head.Number {
-				checkState(t, s, g, n)
+				historytest.CheckState(t, s, g, n)
 			}
 		}
 		if oldest > 0 {
-			checkTiers(t, s, g, pinned, rng)
+			historytest.CheckTiers(t, s, g, pinned, rng)
 			pruned++
 		}
 		require.NoError(t, s.Close())

@@ -160,8 +160,8 @@ func TestDiskFaultMatrix(t *testing.T) {
 				head, err := s.Head()
 				require.NoError(t, err)
 				require.Equal(t, reported, head.Number, "the head is the last block reported")
-				checkState(t, s, g, reported)
-				checkState(t, s, g, reported/2)
+				historytest.CheckState(t, s, g, reported)
+				historytest.CheckState(t, s, g, reported/2)
 			}
 			_ = s.Close() // may report the fault again; it must return
 
@@ -184,7 +184,7 @@ func TestDiskFaultMatrix(t *testing.T) {
 				hdr, err := r.HeaderByNumber(n)
 				require.NoError(t, err)
 				require.Equal(t, g.Headers[n].Hash(), hdr.Hash(), "block %d", n)
-				checkState(t, r, g, n)
+				historytest.CheckState(t, r, g, n)
 			}
 			// And ingest goes on from the head.
 			next := historytest.NewChain(*seedFlag)
@@ -241,7 +241,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 				head, err := ro.Head()
 				require.NoError(t, err)
 				require.Equal(t, uint64(19), head.Number)
-				checkState(t, ro, g, head.Number)
+				historytest.CheckState(t, ro, g, head.Number)
 				err = ro.Ingest(context.Background(), g.Next())
 				require.ErrorIs(t, err, errReadOnly)
 				require.NoError(t, ro.Close())
@@ -256,7 +256,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 			head, err := s.Head()
 			require.NoError(t, err)
 			require.Equal(t, uint64(19), head.Number)
-			checkState(t, s, g, head.Number)
+			historytest.CheckState(t, s, g, head.Number)
 		})
 	}
 }

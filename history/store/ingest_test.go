@@ -6,15 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"math/big"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/ethdb/memorydb"
-	"github.com/ethereum/go-ethereum/rlp"
-	"github.com/ethereum/go-ethereum/trie"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-chain/strata/history"
@@ -25,73 +21,6 @@ var (
 	seedFlag   = flag.Uint64("seed", 1, "seed of the randomized history tests")
 	blocksFlag = flag.Int("blocks", 300, "blocks in the randomized history test")
 )
-
-// proveAndVerify proves key in the trie at root over nodes and verifies the
-// proof against root, returning the proven value (nil for absence).
-func proveAndVerify(t *testing.T, id *trie.ID, nodes trieNodes, key []byte) []byte {
-	t.Helper()
-	tr, err := trie.New(id, nodes)
-	require.NoError(t, err)
-	proof := memorydb.New()
-	require.NoError(t, tr.Prove(key, proof))
-	val, err := trie.VerifyProof(id.Root, key, proof)
-	require.NoError(t, err, "proof of %x against %s", key, id.Root)
-	return val
-}
-
-// checkState checks the store's state at block n against the model: roots,
-// flat reads, and proofs of present and absent accounts and slots verified
-// against the root recomputed from the model.
-func checkState(t *testing.T, s *Store, g *historytest.Chain, n uint64) {
-	t.Helper()
-	m := g.States[n]
-	want := m.Root()
-	st, err := s.StateAt(n)
-	require.NoError(t, err)
-	defer st.Close()
-	require.Equal(t, want, st.Root(), "root at block %d", n)
-
-	prng := rand.New(rand.NewPCG(n, 42)) // not g.rng: checks must not change the chain
-	probe := g.Keys[:]
-	if len(probe) > 40 {
-		probe = make([]common.Hash, 0, 40)
-		for range 40 {
-			probe = append(probe, g.Keys[prng.IntN(len(g.Keys))])
-		}
-	}
-	probe = append(probe, common.HexToHash("0xdead")) // never used
-	for _, key := range probe {
-		acc, err := st.Account(key)
-		require.NoError(t, err)
-		val := proveAndVerify(t, trie.StateTrieID(want), st.Nodes(), key[:])
-		macc, present := m[key]
-		if !present {
-			require.Nil(t, acc, "block %d account %s should be absent", n, key)
-			require.Nil(t, val, "block %d: exclusion proof of %s proves a value", n, key)
-			continue
-		}
-		wantBlob, _ := rlp.EncodeToBytes(macc.StateAccount())
-		require.Equal(t, wantBlob, val, "block %d account %s proven value", n, key)
-		require.Equal(t, macc.Nonce, acc.Nonce)
-		require.Equal(t, macc.Balance, acc.Balance)
-		require.Equal(t, macc.StorageRoot(), acc.Root)
-		for _, slot := range g.Slots[:16] {
-			v, err := st.Storage(key, slot)
-			require.NoError(t, err)
-			require.Equal(t, macc.Storage[slot], v, "block %d slot %s/%s", n, key, slot)
-			if acc.Root == types.EmptyRootHash {
-				require.Empty(t, macc.Storage)
-				continue // nothing to prove in an empty trie; geth answers proof: []
-			}
-			pv := proveAndVerify(t, trie.StorageTrieID(want, key, acc.Root), st.Nodes(), slot[:])
-			if macc.Storage[slot] == (common.Hash{}) {
-				require.Nil(t, pv)
-			} else {
-				require.Equal(t, encodeStorageLeaf(macc.Storage[slot]), pv)
-			}
-		}
-	}
-}
 
 func TestRandomHistoryAgainstModel(t *testing.T) {
 	seed := *seedFlag
@@ -107,9 +36,9 @@ func TestRandomHistoryAgainstModel(t *testing.T) {
 		if root := u.Header.Root; root != types.EmptyRootHash {
 			require.True(t, s.nodes.Contains(root), "block %d: the root node it wrote is cached", i)
 		}
-		checkState(t, s, g, uint64(i))
+		historytest.CheckState(t, s, g, uint64(i))
 		if i > 0 { // and a random older block: history stays readable
-			checkState(t, s, g, uint64(i*7919)%uint64(i))
+			historytest.CheckState(t, s, g, uint64(i*7919)%uint64(i))
 		}
 	}
 	head, err := s.Head()
@@ -189,7 +118,7 @@ func TestReopenAndSchemaVersion(t *testing.T) {
 	head, err := s.Head()
 	require.NoError(t, err)
 	require.Equal(t, uint64(9), head.Number)
-	checkState(t, s, g, 4)
+	historytest.CheckState(t, s, g, 4)
 	require.NoError(t, s.Ingest(context.Background(), g.Next()), "ingest resumes after reopen")
 	require.NoError(t, s.db.Set(metaKey(metaSchema), encodeBlock(SchemaVersion+1), nil))
 	require.NoError(t, s.Close())
@@ -257,6 +186,6 @@ func TestVersionLookupAcrossTables(t *testing.T) {
 	// must hold for whatever layout it left.
 	t.Logf("%d tables after %d flushes and %d compactions", tables, blocks, m.Compact.Count)
 	for n := uint64(0); n < blocks; n++ {
-		checkState(t, s, g, n)
+		historytest.CheckState(t, s, g, n)
 	}
 }

@@ -20,7 +20,7 @@ func TestMetrics(t *testing.T) {
 	for range 4 {
 		require.NoError(t, s.Ingest(context.Background(), g.Next()))
 	}
-	checkState(t, s, g, 1)
+	historytest.CheckState(t, s, g, 1)
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
 	byName := map[string]float64{}

@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
-	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/trie"
 	"github.com/stretchr/testify/require"
 
@@ -146,55 +142,6 @@ func TestRetentionNeedsPolicy(t *testing.T) {
 	require.NoError(t, cfg.Validate(), "pins left to the policy")
 }
 
-// checkTiers checks every block of the store against the model.
-func checkTiers(t *testing.T, s *Store, g *historytest.Chain, pinned []common.Hash, rng *rand.Rand) {
-	t.Helper()
-	head, err := s.Head()
-	require.NoError(t, err)
-	oldest, err := s.Oldest()
-	require.NoError(t, err)
-	for n := uint64(0); n <= head.Number; n++ {
-		if n >= oldest {
-			if n%5 == 0 || n+50 > head.Number || n < oldest+10 { // every block near the tier edges, a fifth elsewhere
-				checkState(t, s, g, n)
-			}
-			continue
-		}
-		st, err := s.StateAt(n)
-		require.NoError(t, err, "block %d below the window still serves pinned accounts", n)
-		require.Equal(t, g.States[n].Root(), st.Root())
-		for _, a := range pinned {
-			acc, err := st.Account(a)
-			require.NoError(t, err)
-			val := proveAndVerify(t, trie.StateTrieID(st.Root()), st.Nodes(), a[:])
-			m, ok := g.States[n][a]
-			if !ok {
-				require.Nil(t, acc)
-				require.Nil(t, val)
-				continue
-			}
-			blob, _ := rlp.EncodeToBytes(m.StateAccount())
-			require.Equal(t, blob, val, "block %d: pinned %s", n, a)
-			if acc.Root != types.EmptyRootHash {
-				for _, slot := range g.Slots[:8] {
-					pv := proveAndVerify(t, trie.StorageTrieID(st.Root(), a, acc.Root), st.Nodes(), slot[:])
-					if m.Storage[slot] == (common.Hash{}) {
-						require.Nil(t, pv)
-					} else {
-						require.Equal(t, encodeStorageLeaf(m.Storage[slot]), pv)
-					}
-				}
-			}
-		}
-		other := g.Keys[2+rng.IntN(len(g.Keys)-2)]
-		_, err = st.Account(other)
-		var pruned *history.PrunedError
-		require.True(t, errors.As(err, &pruned), "block %d: unpinned account below the window: got %v", n, err)
-		require.Equal(t, oldest, pruned.Oldest)
-		require.NoError(t, st.Close())
-	}
-}
-
 // TestMigrationResumesTask: a step that ends inside a task leaves the
 // boundary already moved and the cursor in meta; a reopened store finishes
 // the task and every tier still answers as the model says.
@@ -223,7 +170,7 @@ func TestMigrationResumesTask(t *testing.T) {
 	require.NotNil(t, s.task, "the task is unfinished")
 	idx := s.task.idx
 	require.Equal(t, uint64(9), s.recent.Load(), "the boundary moved before the versions went")
-	checkState(t, s, g, 5) // rebuilt from checkpoint 0 while half thinned
+	historytest.CheckState(t, s, g, 5) // rebuilt from checkpoint 0 while half thinned
 	require.NoError(t, s.Close())
 
 	s, err = Open(dir, cfg, nil)
@@ -245,7 +192,7 @@ func TestMigrationResumesTask(t *testing.T) {
 	require.Equal(t, uint64(161), s.recent.Load(), "the policy's recent tier")
 	require.Equal(t, uint64(96), oldest, "the policy's oldest block")
 	for n := oldest; n <= head.Number; n++ {
-		checkState(t, s, g, n)
+		historytest.CheckState(t, s, g, n)
 	}
 }
 
@@ -300,7 +247,7 @@ func TestPruningResumes(t *testing.T) {
 			head, _ := s.Head()
 			oldest, _ := s.Oldest()
 			for n := oldest; n <= head.Number; n++ {
-				checkState(t, s, g, n)
+				historytest.CheckState(t, s, g, n)
 			}
 			checkPruned(t, s)
 			checkChangesets(t, s)
@@ -343,12 +290,12 @@ func TestWindowViewCache(t *testing.T) {
 		t.Helper()
 		require.Equal(t, g.States[n].Root(), st.Root())
 		for _, k := range g.Keys[:20] {
-			proveAndVerify(t, trie.StateTrieID(st.Root()), st.Nodes(), k[:])
+			historytest.ProveAndVerify(t, trie.StateTrieID(st.Root()), st.Nodes(), k[:])
 		}
 	}
 	checkOpen(b) // still usable after the other handle closed
 	require.NoError(t, b.Close())
-	checkState(t, s, g, n) // a third read, through the cache, verified against the model
+	historytest.CheckState(t, s, g, n) // a third read, through the cache, verified against the model
 	require.Equal(t, uint64(2), s.viewHits.Load())
 	s.expireViews(time.Now().Add(viewCacheTTL + time.Second))
 	require.Zero(t, s.views.Len(), "expired states let go of their snapshots")
@@ -494,7 +441,7 @@ func TestMigratesOlderChangesets(t *testing.T) {
 	oldest, _ := s.Oldest()
 	require.Positive(t, oldest)
 	for n := oldest; n <= head.Number; n++ {
-		checkState(t, s, g, n)
+		historytest.CheckState(t, s, g, n)
 	}
 	checkPruned(t, s)
 	checkChangesets(t, s)

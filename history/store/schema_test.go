@@ -113,14 +113,14 @@ func TestSchemaVersions(t *testing.T) {
 			oldest, err := s.Oldest()
 			require.NoError(t, err)
 			for n := oldest; n <= head.Number; n++ {
-				checkState(t, s, g, n)
+				historytest.CheckState(t, s, g, n)
 			}
 			checkPruned(t, s)
 			checkChangesets(t, s)
 			for range 8 {
 				require.NoError(t, s.Ingest(ctx, g.Next()), "ingest resumes")
 			}
-			checkState(t, s, g, head.Number+8)
+			historytest.CheckState(t, s, g, head.Number+8)
 		})
 	}
 }

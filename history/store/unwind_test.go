@@ -31,7 +31,7 @@ func TestUnwindThenNewBranch(t *testing.T) {
 			require.NoError(t, s.Ingest(ctx, b.Next()), "new branch after a reorg of depth %d", depth)
 		}
 		for n := uint64(0); n < uint64(len(b.States)); n++ {
-			checkState(t, s, b, n) // no version of the old branch shows through
+			historytest.CheckState(t, s, b, n) // no version of the old branch shows through
 		}
 		require.NoError(t, s.Close())
 	}

@@ -42,7 +42,7 @@ func TestUpdateAtRebuildsBlocks(t *testing.T) {
 	b, _ := dst.Head()
 	require.Equal(t, a, b)
 	for n := uint64(0); n < blocks; n += 17 {
-		checkState(t, dst, g, n)
+		historytest.CheckState(t, dst, g, n)
 	}
 }
 
