@@ -48,7 +48,7 @@ func WritePlots(rep *Report, base string) ([]string, error) {
 		{"proof-cdf", "eth_getProof latency CDF", "ms", "fraction of requests", cdf, false},
 		{"disk", "Disk growth", "block", "MiB", disk, false},
 	} {
-		f, err := drawLines(fmt.Sprintf("%s-%s.png", base, d.suffix), d.title, d.x, d.y, d.lines, d.logY)
+		f, err := drawLines(fmt.Sprintf("%s-%s.png", base, d.suffix), d.title, d.x, d.y, d.lines, d.logY, 8*vg.Inch)
 		if err != nil {
 			return files, err
 		}
@@ -93,7 +93,7 @@ func latencyCDF(samples []time.Duration) plotter.XYs {
 
 // drawLines saves the non-empty lines as a plot in file and returns file,
 // or "" when every line is empty (nothing is written then).
-func drawLines(file, title, x, y string, lines []plotLine, logY bool) (string, error) {
+func drawLines(file, title, x, y string, lines []plotLine, logY bool, width vg.Length) (string, error) {
 	var args []any
 	for _, l := range lines {
 		if len(l.xy) > 0 {
@@ -112,10 +112,10 @@ func drawLines(file, title, x, y string, lines []plotLine, logY bool) (string, e
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	if err := plotutil.AddLines(p, args...); err != nil {
-		return "", err
+		return "", fmt.Errorf("plot %s: %w", file, err)
 	}
 	p.Legend.Top = true
-	if err := p.Save(8*vg.Inch, 4*vg.Inch, file); err != nil {
+	if err := p.Save(width, 4*vg.Inch, file); err != nil {
 		return "", fmt.Errorf("save %s: %w", file, err)
 	}
 	return file, nil

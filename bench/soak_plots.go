@@ -3,9 +3,7 @@ package bench
 import (
 	"fmt"
 
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -103,37 +101,16 @@ func writeSoakPlots(r *SoakReport, base string) ([]string, error) {
 // drawSoakPlot draws the series as lines into file; on a log Y axis
 // values are floored at 0.01 (a lag of zero when level).
 func drawSoakPlot(file, title, x, y string, logY bool, series []plotLine) (string, error) {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = x
-	p.Y.Label.Text = y
-	if logY {
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	}
-	var args []any
-	for _, s := range series {
-		if len(s.xy) == 0 {
-			continue
-		}
-		xy := s.xy
-		if logY {
-			xy = make(plotter.XYs, len(s.xy))
-			for i, pt := range s.xy {
-				xy[i] = plotter.XY{X: pt.X, Y: max(pt.Y, 0.01)}
+	lines := series
+	if logY { // a log axis cannot show zero: clamp to a hundredth
+		lines = make([]plotLine, len(series))
+		for i, s := range series {
+			xy := make(plotter.XYs, len(s.xy))
+			for k, pt := range s.xy {
+				xy[k] = plotter.XY{X: pt.X, Y: max(pt.Y, 0.01)}
 			}
+			lines[i] = plotLine{name: s.name, xy: xy}
 		}
-		args = append(args, s.name, xy)
 	}
-	if len(args) == 0 {
-		return "", nil
-	}
-	if err := plotutil.AddLines(p, args...); err != nil {
-		return "", fmt.Errorf("plot %s: %w", file, err)
-	}
-	p.Legend.Top = true
-	if err := p.Save(10*vg.Inch, 4*vg.Inch, file); err != nil {
-		return "", fmt.Errorf("save %s: %w", file, err)
-	}
-	return file, nil
+	return drawLines(file, title, x, y, lines, logY, 10*vg.Inch)
 }
