@@ -118,17 +118,42 @@ func Run(ctx context.Context, cfg Config, st Store, src Source, to uint64, onBat
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type fetched struct {
-		us   []*history.BlockUpdate
-		err  error
-		done time.Time
+	pending := fetchAhead(ctx, cfg, src, head.Number+1, to)
+	r := &runner{cfg: cfg, st: st, to: to, onBatch: onBatch, head: head, start: time.Now()}
+	defer func() {
+		if r.inflight != nil {
+			<-r.inflight.done // never leave a write running after Run returns
+		}
+	}()
+	for ch := range pending {
+		if err := r.batch(ctx, ch); err != nil {
+			return err
+		}
 	}
-	// Batches are fetched in order of their start; the channel's capacity
-	// is the memory bound.
+	if r.inflight != nil {
+		if err := r.finish(); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// fetched is one batch's blocks as the source sent them.
+type fetched struct {
+	us   []*history.BlockUpdate
+	err  error
+	done time.Time
+}
+
+// fetchAhead starts fetching the batches from..to, BatchBlocks each, and
+// returns them in order of their start, each as a channel its fetch delivers
+// to. The returned channel's capacity, Fetchers, is the memory bound; it is
+// closed after the last batch or at ctx's end.
+func fetchAhead(ctx context.Context, cfg Config, src Source, from, to uint64) <-chan chan fetched {
 	pending := make(chan chan fetched, cfg.Fetchers)
 	go func() {
 		defer close(pending)
-		for from := head.Number + 1; from <= to; from += uint64(cfg.BatchBlocks) {
+		for ; from <= to; from += uint64(cfg.BatchBlocks) {
 			last := min(from+uint64(cfg.BatchBlocks)-1, to)
 			ch := make(chan fetched, 1)
 			select {
@@ -142,90 +167,117 @@ func Run(ctx context.Context, cfg Config, st Store, src Source, to uint64, onBat
 			}(from, last)
 		}
 	}()
-	start := time.Now()
-	var done uint64
-	// Batch k is replayed while batch k-1 is written: its base is then the
-	// committed state under k-1 overlaid with k-1's prepared updates. At
-	// most one batch is being written, so the state under it is always
-	// committed.
-	var inflight *inflightBatch
-	defer func() {
-		if inflight != nil {
-			<-inflight.done // never leave a write running after Run returns
-		}
-	}()
-	finish := func() error {
-		f := inflight
-		inflight = nil
-		<-f.done
-		if f.err != nil {
-			return f.err
-		}
-		done += uint64(len(f.us))
-		if onBatch != nil {
-			txs := 0
-			for _, u := range f.us {
-				txs += len(u.Transactions)
-			}
-			last := f.us[len(f.us)-1]
-			onBatch(Batch{From: f.us[0].Number(), To: last.Number(), Target: to, Done: done, Elapsed: f.end.Sub(start), Txs: txs,
-				Wait: f.wait, Prepare: f.prepare, Commit: f.end.Sub(f.begin), HeadTime: last.Header.Time})
-		}
-		return nil
+	return pending
+}
+
+// runner is one Run's state between batches.
+//
+// Batch k is replayed while batch k-1 is written: its base is then the
+// committed state under k-1 overlaid with k-1's prepared updates. At most
+// one batch is being written (inflight), so the state under it is always
+// committed.
+type runner struct {
+	cfg      Config
+	st       Store
+	to       uint64
+	onBatch  func(Batch)
+	head     history.Head // the last block handed to a write
+	start    time.Time
+	done     uint64 // blocks committed since start
+	inflight *inflightBatch
+}
+
+// batch waits for the next fetched batch, checks it builds on the head,
+// replays it, waits for the write before it and starts its own write.
+func (r *runner) batch(ctx context.Context, ch chan fetched) error {
+	waitStart := time.Now()
+	var f fetched
+	select {
+	case f = <-ch:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	for ch := range pending {
-		waitStart := time.Now()
-		var f fetched
-		select {
-		case f = <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+	if f.err != nil {
+		return history.Temporary(f.err)
+	}
+	wait := time.Since(waitStart)
+	us := f.us
+	if us[0].Header.ParentHash != r.head.Hash {
+		return history.Reorg(fmt.Errorf("%w: block %d has parent %s, the head %d is %s", ErrDiverged, us[0].Number(), us[0].Header.ParentHash, r.head.Number, r.head.Hash))
+	}
+	t0 := time.Now()
+	if err := r.prepare(ctx, us); err != nil {
+		return err
+	}
+	prepare := time.Since(t0)
+	if r.inflight != nil {
+		if err := r.finish(); err != nil {
+			return err
 		}
-		if f.err != nil {
-			return history.Temporary(f.err)
-		}
-		wait := time.Since(waitStart)
-		us := f.us
-		if us[0].Header.ParentHash != head.Hash {
-			return history.Reorg(fmt.Errorf("%w: block %d has parent %s, the head %d is %s", ErrDiverged, us[0].Number(), us[0].Header.ParentHash, head.Number, head.Hash))
-		}
-		t0 := time.Now()
-		var base history.State
-		if inflight != nil {
-			under, err := st.StateAt(inflight.parent)
-			if err != nil {
-				return history.Critical(fmt.Errorf("catch-up: state at %d: %w", inflight.parent, err))
-			}
-			base = replay.View(under, inflight.us)
-		} else if base, err = st.StateAt(head.Number); err != nil {
-			return history.Critical(fmt.Errorf("catch-up: state at %d: %w", head.Number, err))
-		}
-		err = replay.Prepare(ctx, base, us, cfg.Workers)
-		base.Close()
+	}
+	r.write(ctx, us, wait, prepare)
+	return nil
+}
+
+// prepare replays us's tries on the state under them: the committed head,
+// or the committed state under the batch being written overlaid with its
+// updates.
+func (r *runner) prepare(ctx context.Context, us []*history.BlockUpdate) error {
+	var base history.State
+	if r.inflight != nil {
+		under, err := r.st.StateAt(r.inflight.parent)
 		if err != nil {
-			return err
+			return history.Critical(fmt.Errorf("catch-up: state at %d: %w", r.inflight.parent, err))
 		}
-		prepare := time.Since(t0)
-		if inflight != nil {
-			if err := finish(); err != nil {
-				return err
-			}
-		}
-		inflight = &inflightBatch{us: us, parent: head.Number, wait: wait, prepare: prepare, begin: time.Now(), done: make(chan struct{})}
-		go func(b *inflightBatch) {
-			b.err = st.IngestBatch(ctx, b.us)
-			b.end = time.Now()
-			close(b.done)
-		}(inflight)
-		last := us[len(us)-1]
-		head = history.Head{Number: last.Number(), Hash: last.Header.Hash(), Root: last.Header.Root}
-	}
-	if inflight != nil {
-		if err := finish(); err != nil {
-			return err
+		base = replay.View(under, r.inflight.us)
+	} else {
+		var err error
+		if base, err = r.st.StateAt(r.head.Number); err != nil {
+			return history.Critical(fmt.Errorf("catch-up: state at %d: %w", r.head.Number, err))
 		}
 	}
-	return ctx.Err()
+	err := replay.Prepare(ctx, base, us, r.cfg.Workers)
+	base.Close()
+	return err
+}
+
+// write starts the prepared batch us's write (there is none in flight) and
+// moves the head to its last block.
+func (r *runner) write(ctx context.Context, us []*history.BlockUpdate, wait, prepare time.Duration) {
+	r.inflight = &inflightBatch{us: us, parent: r.head.Number, wait: wait, prepare: prepare, begin: time.Now(), done: make(chan struct{})}
+	go func(b *inflightBatch) {
+		b.err = r.st.IngestBatch(ctx, b.us)
+		b.end = time.Now()
+		close(b.done)
+	}(r.inflight)
+	last := us[len(us)-1]
+	r.head = history.Head{Number: last.Number(), Hash: last.Header.Hash(), Root: last.Header.Root}
+}
+
+// finish waits for the write in flight and, if it committed, reports it.
+func (r *runner) finish() error {
+	f := r.inflight
+	r.inflight = nil
+	<-f.done
+	if f.err != nil {
+		return f.err
+	}
+	r.done += uint64(len(f.us))
+	if r.onBatch != nil {
+		r.onBatch(r.report(f))
+	}
+	return nil
+}
+
+// report is the Batch for the committed f.
+func (r *runner) report(f *inflightBatch) Batch {
+	txs := 0
+	for _, u := range f.us {
+		txs += len(u.Transactions)
+	}
+	last := f.us[len(f.us)-1]
+	return Batch{From: f.us[0].Number(), To: last.Number(), Target: r.to, Done: r.done, Elapsed: f.end.Sub(r.start), Txs: txs,
+		Wait: f.wait, Prepare: f.prepare, Commit: f.end.Sub(f.begin), HeadTime: last.Header.Time}
 }
 
 // inflightBatch is a prepared batch being written.
