@@ -53,11 +53,51 @@ const powerCutDir = "db"
 // held. The error is for a run that could not go on; checks that failed are
 // in the report (CrashReport.Err).
 func PowerCut(ctx context.Context, cfg PowerCutConfig) (*CrashReport, error) {
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	rep := newCrashReport("powercut", "ingest")
+	defer func() { rep.Took = time.Since(start) }()
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0xc0ffee))
+	p := &powerCutRun{cfg: cfg, rep: rep, rng: rng, start: start,
+		chk: &crashChecker{rep: rep, rng: rng, accounts: 4, random: 2}}
+	if cfg.Progress != nil {
+		p.prog = NewCountProgress(cfg.Progress, "power cuts", uint64(cfg.Cuts), 5*time.Second)
+		defer p.prog.Done()
+	}
+
+	p.fs = vfs.NewCrashableMem()
+	var err error
+	p.s, err = cfg.Open(p.fs, powerCutDir, cfg.Retention)
+	if err != nil {
+		return nil, fmt.Errorf("power cut: open: %w", err)
+	}
+	defer func() { _ = p.s.Close() }()
+	p.gen = newChainCursor(cfg.Seed)
+	defer func() {
+		if p.ref != nil {
+			_ = p.ref.s.Close()
+		}
+	}()
+	for rep.Kills < cfg.Cuts {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		if err := p.cut(ctx); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// withDefaults checks cfg and fills in its defaults.
+func (cfg *PowerCutConfig) withDefaults() error {
 	if cfg.Cuts <= 0 || cfg.MaxBlocks <= 0 || cfg.Open == nil {
-		return nil, fmt.Errorf("power cut: cuts (%d) and max blocks (%d) must be positive and Open set", cfg.Cuts, cfg.MaxBlocks)
+		return fmt.Errorf("power cut: cuts (%d) and max blocks (%d) must be positive and Open set", cfg.Cuts, cfg.MaxBlocks)
 	}
 	if err := cfg.Retention.Validate(); err != nil {
-		return nil, fmt.Errorf("power cut: %w", err)
+		return fmt.Errorf("power cut: %w", err)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -65,113 +105,140 @@ func PowerCut(ctx context.Context, cfg PowerCutConfig) (*CrashReport, error) {
 	if cfg.MaxChain == 0 {
 		cfg.MaxChain = 256
 	}
-	start := time.Now()
-	rep := newCrashReport("powercut", "ingest")
-	defer func() { rep.Took = time.Since(start) }()
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0xc0ffee))
-	chk := &crashChecker{rep: rep, rng: rng, accounts: 4, random: 2}
-	var prog *CountProgress
-	if cfg.Progress != nil {
-		prog = NewCountProgress(cfg.Progress, "power cuts", uint64(cfg.Cuts), 5*time.Second)
-		defer prog.Done()
-	}
+	return nil
+}
 
-	fs := vfs.NewCrashableMem()
-	s, err := cfg.Open(fs, powerCutDir, cfg.Retention)
+// powerCutRun is a PowerCut's state between cuts: the disk and the store
+// on it, the chain being ingested, the reference store the reopened ones
+// are compared with, and the last block the writer reported before the
+// cut (the reopened store must hold it).
+type powerCutRun struct {
+	cfg   PowerCutConfig
+	rep   *CrashReport
+	rng   *rand.Rand
+	chk   *crashChecker
+	prog  *CountProgress
+	start time.Time
+
+	fs          *vfs.MemFS
+	s           CrashStore
+	gen         *chainCursor
+	ref         *crashReference
+	reported    uint64
+	anyReported bool
+}
+
+// cut lets a writer ingest a few blocks, cuts the power while it works,
+// reopens the store from what the cut left and checks it. A store that
+// does not reopen, or that holds MaxChain blocks, starts over on a fresh
+// disk.
+func (p *powerCutRun) cut(ctx context.Context) error {
+	phase, clone := p.cutWhileWriting(ctx)
+	p.rep.Kills++
+	p.rep.ByPhase[phase]++
+
+	t0 := time.Now()
+	var err error
+	p.s, err = p.cfg.Open(clone, powerCutDir, p.cfg.Retention)
 	if err != nil {
-		return nil, fmt.Errorf("power cut: open: %w", err)
+		p.rep.ReopenFailures++
+		p.rep.problem("cut %d: reopen: %v", p.rep.Kills, err)
+		// Start over on a fresh disk: nothing else can be checked.
+		return p.startOver()
 	}
-	defer func() { _ = s.Close() }()
-	gen := newChainCursor(cfg.Seed)
-	var ref *crashReference
-	defer func() {
-		if ref != nil {
-			_ = ref.s.Close()
-		}
-	}()
-	reported, anyReported := uint64(0), false
-	for rep.Kills < cfg.Cuts {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		// The writer ingests up to n blocks, migrating after each; the cut
-		// comes after a random number of them, while it works on the next.
-		n := 1 + rng.IntN(cfg.MaxBlocks)
-		cutAfter := rng.IntN(n + 1)
-		w := startPowerCutWriter(ctx, s, gen, n, rng.Uint64())
-		phase := w.waitFor(cutAfter)
-		if r, ok := w.lastReported(); ok {
-			reported, anyReported = r, true
-		}
-		// What a power cut now leaves: the synced data, and sometimes part
-		// of the rest (Pebble must cope with a torn tail either way).
-		ccfg := vfs.CrashCloneCfg{}
-		if rng.IntN(2) == 0 {
-			ccfg = vfs.CrashCloneCfg{UnsyncedDataPercent: 1 + rng.IntN(99), RNG: rand.New(rand.NewPCG(rng.Uint64(), 2))}
-		}
-		clone := fs.CrashClone(ccfg)
-		if err := w.stop(); err != nil {
-			// The cut does not touch the running store: this is a real failure.
-			rep.Inconsistencies++
-			rep.problem("cut %d: before the cut: %v", rep.Kills+1, err)
-		}
-		_ = s.Close() // the process died here; its store is gone
-		rep.Kills++
-		rep.ByPhase[phase]++
+	p.rep.ReopenTimes = append(p.rep.ReopenTimes, time.Since(t0))
+	p.fs = clone
+	held, err := p.check(ctx)
+	if err != nil {
+		return err
+	}
+	p.progress(held)
+	p.cfg.Log.Debug("Power cut", "cut", p.rep.Kills, "phase", phase, "reported", p.reported, "held", held)
+	if held >= p.cfg.MaxChain {
+		_ = p.s.Close()
+		return p.startOver()
+	}
+	return nil
+}
 
-		t0 := time.Now()
-		s, err = cfg.Open(clone, powerCutDir, cfg.Retention)
-		if err != nil {
-			rep.ReopenFailures++
-			rep.problem("cut %d: reopen: %v", rep.Kills, err)
-			// Start over on a fresh disk: nothing else can be checked.
-			fs, gen, ref, reported, anyReported = vfs.NewCrashableMem(), newChainCursor(cfg.Seed), closeRef(ref), 0, false
-			chk.checked = 0
-			if s, err = cfg.Open(fs, powerCutDir, cfg.Retention); err != nil {
-				return rep, fmt.Errorf("power cut: open a fresh store: %w", err)
-			}
-			continue
-		}
-		rep.ReopenTimes = append(rep.ReopenTimes, time.Since(t0))
-		fs = clone
-		held, err := chk.check(s, reported, anyReported)
-		if err != nil {
-			return rep, fmt.Errorf("power cut %d: %w", rep.Kills, err)
-		}
-		// The lost blocks (if any) are made again; the reference starts
-		// over when it is past the head.
-		reported, anyReported = held-min(held, 1), held > 0
-		if err := gen.seek(held); err != nil {
-			return rep, err
-		}
-		if ref != nil && ref.next > held {
-			ref = closeRef(ref)
-		}
-		if ref == nil {
-			rs, err := cfg.Open(vfs.NewMem(), powerCutDir, cfg.Retention)
-			if err != nil {
-				return rep, fmt.Errorf("power cut: open the reference: %w", err)
-			}
-			ref = &crashReference{s: rs, source: newChainCursor(cfg.Seed).at}
-		}
-		if err := ref.compare(ctx, s, rep); err != nil {
-			return rep, fmt.Errorf("power cut %d: %w", rep.Kills, err)
-		}
-		if prog != nil {
-			prog.Update(uint64(rep.Kills), float64(rep.Kills)/time.Since(start).Seconds(),
-				fmt.Sprintf("blocks %d, lost %d, failures %d", held, rep.LostBlocks, rep.Inconsistencies+rep.ProofFailures+rep.DigestMismatches+rep.ReopenFailures))
-		}
-		cfg.Log.Debug("Power cut", "cut", rep.Kills, "phase", phase, "reported", reported, "held", held)
-		if held >= cfg.MaxChain {
-			_ = s.Close()
-			fs, gen, ref, reported, anyReported = vfs.NewCrashableMem(), newChainCursor(cfg.Seed), closeRef(ref), 0, false
-			chk.checked = 0
-			if s, err = cfg.Open(fs, powerCutDir, cfg.Retention); err != nil {
-				return rep, fmt.Errorf("power cut: open a fresh store: %w", err)
-			}
-		}
+// cutWhileWriting runs a writer that ingests up to MaxBlocks blocks,
+// migrating after each, and cuts the power after a random number of them,
+// while it works on the next. It returns what the writer was doing then
+// and the disk as the cut left it; the store is closed (the process died).
+func (p *powerCutRun) cutWhileWriting(ctx context.Context) (phase string, clone *vfs.MemFS) {
+	n := 1 + p.rng.IntN(p.cfg.MaxBlocks)
+	cutAfter := p.rng.IntN(n + 1)
+	w := startPowerCutWriter(ctx, p.s, p.gen, n, p.rng.Uint64())
+	phase = w.waitFor(cutAfter)
+	if r, ok := w.lastReported(); ok {
+		p.reported, p.anyReported = r, true
 	}
-	return rep, nil
+	// What a power cut now leaves: the synced data, and sometimes part
+	// of the rest (Pebble must cope with a torn tail either way).
+	ccfg := vfs.CrashCloneCfg{}
+	if p.rng.IntN(2) == 0 {
+		ccfg = vfs.CrashCloneCfg{UnsyncedDataPercent: 1 + p.rng.IntN(99), RNG: rand.New(rand.NewPCG(p.rng.Uint64(), 2))}
+	}
+	clone = p.fs.CrashClone(ccfg)
+	if err := w.stop(); err != nil {
+		// The cut does not touch the running store: this is a real failure.
+		p.rep.Inconsistencies++
+		p.rep.problem("cut %d: before the cut: %v", p.rep.Kills+1, err)
+	}
+	_ = p.s.Close() // the process died here; its store is gone
+	return phase, clone
+}
+
+// check checks the reopened store against what the writer reported and
+// against the reference, and returns the number of blocks it holds. The
+// lost blocks (if any) are made again; the reference starts over when it
+// is past the head.
+func (p *powerCutRun) check(ctx context.Context) (held uint64, err error) {
+	held, err = p.chk.check(p.s, p.reported, p.anyReported)
+	if err != nil {
+		return 0, fmt.Errorf("power cut %d: %w", p.rep.Kills, err)
+	}
+	p.reported, p.anyReported = held-min(held, 1), held > 0
+	if err := p.gen.seek(held); err != nil {
+		return 0, err
+	}
+	if p.ref != nil && p.ref.next > held {
+		p.ref = closeRef(p.ref)
+	}
+	if p.ref == nil {
+		rs, err := p.cfg.Open(vfs.NewMem(), powerCutDir, p.cfg.Retention)
+		if err != nil {
+			return 0, fmt.Errorf("power cut: open the reference: %w", err)
+		}
+		p.ref = &crashReference{s: rs, source: newChainCursor(p.cfg.Seed).at}
+	}
+	if err := p.ref.compare(ctx, p.s, p.rep); err != nil {
+		return 0, fmt.Errorf("power cut %d: %w", p.rep.Kills, err)
+	}
+	return held, nil
+}
+
+// progress reports the cuts so far, if asked to.
+func (p *powerCutRun) progress(held uint64) {
+	if p.prog == nil {
+		return
+	}
+	rep := p.rep
+	p.prog.Update(uint64(rep.Kills), float64(rep.Kills)/time.Since(p.start).Seconds(),
+		fmt.Sprintf("blocks %d, lost %d, failures %d", held, rep.LostBlocks, rep.Inconsistencies+rep.ProofFailures+rep.DigestMismatches+rep.ReopenFailures))
+}
+
+// startOver starts the run over on a fresh disk with a fresh store (the
+// old one is closed or was never opened), the chain from its start and no
+// reference.
+func (p *powerCutRun) startOver() error {
+	p.fs, p.gen, p.ref, p.reported, p.anyReported = vfs.NewCrashableMem(), newChainCursor(p.cfg.Seed), closeRef(p.ref), 0, false
+	p.chk.checked = 0
+	var err error
+	if p.s, err = p.cfg.Open(p.fs, powerCutDir, p.cfg.Retention); err != nil {
+		return fmt.Errorf("power cut: open a fresh store: %w", err)
+	}
+	return nil
 }
 
 func closeRef(ref *crashReference) *crashReference {
