@@ -51,76 +51,47 @@ func (s *Store) LoadGenesis(ctx context.Context, src history.GenesisSource, head
 	if header == nil || header.Number == nil || header.Number.Sign() != 0 {
 		return nil, errors.New("load genesis: header must be block 0")
 	}
-	marker := s.db.NewBatch()
-	defer marker.Close()
-	if err := marker.Set(metaKey(metaBulkLoad), []byte{1}, nil); err != nil {
+	if err := s.markBulkLoad(); err != nil {
 		return nil, err
-	}
-	if err := s.commit(marker, pebble.Sync); err != nil {
-		return nil, fmt.Errorf("load genesis: %w", err)
 	}
 	l := &bulkLoader{s: s, batch: s.db.NewBatchWithSize(bulkBatchBytes + bulkBatchSlack), progress: progress}
 	defer func() { l.batch.Close() }()
-	var (
-		lastAddr common.Hash
-		first    = true
-		nodeErr  error
-	)
-	accTrie := trie.NewStackTrie(func(path []byte, _ common.Hash, blob []byte) {
-		if nodeErr == nil {
-			nodeErr = l.put(nodeItem(common.Hash{}, path), blob, true)
-		}
-	})
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ga, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("load genesis: read account: %w", err)
-		}
-		if !first && bytes.Compare(ga.AddrHash[:], lastAddr[:]) <= 0 {
-			return nil, fmt.Errorf("load genesis: account %s out of order (after %s)", ga.AddrHash, lastAddr)
-		}
-		first, lastAddr = false, ga.AddrHash
-		storageRoot, err := l.storage(ga)
-		if err != nil {
-			return nil, err
-		}
-		if ga.Account.Balance == nil {
-			return nil, fmt.Errorf("load genesis: account %s has no balance", ga.AddrHash)
-		}
-		acc := types.StateAccount{Nonce: ga.Account.Nonce, Balance: ga.Account.Balance, Root: storageRoot, CodeHash: ga.Account.CodeHash.Bytes()}
-		if len(ga.Code) > 0 {
-			if err := l.batch.Set(hashKey(codePrefix, ga.Account.CodeHash), ga.Code, nil); err != nil {
-				return nil, err
-			}
-		}
-		full, err := rlp.EncodeToBytes(&acc)
-		if err != nil {
-			return nil, err
-		}
-		if err := accTrie.Update(ga.AddrHash[:], full); err != nil {
-			return nil, err
-		}
-		if nodeErr != nil {
-			return nil, nodeErr
-		}
-		if err := l.put(accountItem(ga.AddrHash), types.SlimAccountRLP(acc), false); err != nil {
-			return nil, err
-		}
-		l.p.Accounts++
-	}
-	root := accTrie.Hash()
-	if nodeErr != nil {
-		return nil, nodeErr
+	root, err := l.accounts(ctx, src)
+	if err != nil {
+		return nil, err
 	}
 	if err := l.flush(); err != nil {
 		return nil, err
 	}
+	h, err := l.seal(header, root)
+	if err != nil {
+		return nil, err
+	}
+	if progress != nil {
+		progress(l.p)
+	}
+	return h, nil
+}
+
+// markBulkLoad writes, synced, the marker of a bulk load in progress; it
+// must be on disk before anything the load writes.
+func (s *Store) markBulkLoad() error {
+	marker := s.db.NewBatch()
+	defer marker.Close()
+	if err := marker.Set(metaKey(metaBulkLoad), []byte{1}, nil); err != nil {
+		return err
+	}
+	if err := s.commit(marker, pebble.Sync); err != nil {
+		return fmt.Errorf("load genesis: %w", err)
+	}
+	return nil
+}
+
+// seal writes block 0, header with root as its state root, the head and
+// the removal of the bulk-load marker in one synced batch (the load's last),
+// then makes block 0 the store's head and returns its sealed header. All
+// the state must have been flushed before.
+func (l *bulkLoader) seal(header *types.Header, root common.Hash) (*types.Header, error) {
 	h := types.CopyHeader(header)
 	h.Root = root
 	hash := h.Hash()
@@ -135,22 +106,93 @@ func (s *Store) LoadGenesis(ctx context.Context, src history.GenesisSource, head
 	if err := l.batch.Delete(metaKey(metaBulkLoad), nil); err != nil {
 		return nil, err
 	}
-	if err := s.commit(l.batch, pebble.Sync); err != nil {
+	if err := l.s.commit(l.batch, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("load genesis: commit: %w", err)
 	}
-	s.head.Store(&head)
-	if progress != nil {
-		progress(l.p)
-	}
+	l.s.head.Store(&head)
 	return h, nil
 }
 
 type bulkLoader struct {
-	s        *Store
-	batch    *pebble.Batch
-	p        history.BulkProgress
-	progress func(history.BulkProgress)
-	last     time.Time
+	s          *Store
+	batch      *pebble.Batch
+	p          history.BulkProgress
+	progress   func(history.BulkProgress)
+	last       time.Time
+	accTrie    *trie.StackTrie // the account trie; its nodes go to put
+	accNodeErr error           // the first error writing an account trie node
+}
+
+// accounts writes src's accounts, in strictly increasing order of their
+// address hashes, with their storage and code, and the account trie's
+// nodes, and returns the state root. What it writes is not flushed.
+func (l *bulkLoader) accounts(ctx context.Context, src history.GenesisSource) (common.Hash, error) {
+	var (
+		lastAddr common.Hash
+		first    = true
+	)
+	l.accTrie = trie.NewStackTrie(func(path []byte, _ common.Hash, blob []byte) {
+		if l.accNodeErr == nil {
+			l.accNodeErr = l.put(nodeItem(common.Hash{}, path), blob, true)
+		}
+	})
+	for {
+		if err := ctx.Err(); err != nil {
+			return common.Hash{}, err
+		}
+		ga, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return common.Hash{}, fmt.Errorf("load genesis: read account: %w", err)
+		}
+		if !first && bytes.Compare(ga.AddrHash[:], lastAddr[:]) <= 0 {
+			return common.Hash{}, fmt.Errorf("load genesis: account %s out of order (after %s)", ga.AddrHash, lastAddr)
+		}
+		first, lastAddr = false, ga.AddrHash
+		if err := l.account(ga); err != nil {
+			return common.Hash{}, err
+		}
+	}
+	root := l.accTrie.Hash()
+	if l.accNodeErr != nil {
+		return common.Hash{}, l.accNodeErr
+	}
+	return root, nil
+}
+
+// account writes one account: its storage, its code, its leaf in the
+// account trie and its slim encoding.
+func (l *bulkLoader) account(ga *history.GenesisAccount) error {
+	storageRoot, err := l.storage(ga)
+	if err != nil {
+		return err
+	}
+	if ga.Account.Balance == nil {
+		return fmt.Errorf("load genesis: account %s has no balance", ga.AddrHash)
+	}
+	acc := types.StateAccount{Nonce: ga.Account.Nonce, Balance: ga.Account.Balance, Root: storageRoot, CodeHash: ga.Account.CodeHash.Bytes()}
+	if len(ga.Code) > 0 {
+		if err := l.batch.Set(hashKey(codePrefix, ga.Account.CodeHash), ga.Code, nil); err != nil {
+			return err
+		}
+	}
+	full, err := rlp.EncodeToBytes(&acc)
+	if err != nil {
+		return err
+	}
+	if err := l.accTrie.Update(ga.AddrHash[:], full); err != nil {
+		return err
+	}
+	if l.accNodeErr != nil {
+		return l.accNodeErr
+	}
+	if err := l.put(accountItem(ga.AddrHash), types.SlimAccountRLP(acc), false); err != nil {
+		return err
+	}
+	l.p.Accounts++
+	return nil
 }
 
 func (l *bulkLoader) put(item, value []byte, node bool) error {
