@@ -89,6 +89,7 @@ func New(cfg Config, chain Chain, log *slog.Logger) (*Sequencer, error) {
 	return newWithClock(cfg, chain, log, time.Now)
 }
 
+// newWithClock is New reading the time from now.
 func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Time) (*Sequencer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sequencer config: %w", err)
@@ -112,86 +113,115 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 	head, err := chain.Head()
 	switch {
 	case errors.Is(err, history.ErrEmpty):
-		if s.load != nil && cfg.Load.Prefill > 0 {
-			// A new chain: generate the load before the genesis fixes the
-			// block-time grid, so the chain starts on time.
-			if err := s.load.Start(context.Background()); err != nil {
-				return nil, err
-			}
-			if err := s.prefill(context.Background()); err != nil {
-				_ = s.load.Stop(context.Background())
-				return nil, err
-			}
-		}
-		ms := uint64(s.now().UnixMilli()) / 1000 * 1000
-		g, err := Genesis(cfg, ms)
-		if err != nil {
-			return nil, err
-		}
-		hdr := g.ToBlock().Header()
-		baseRoot := hdr.Root
-		hdr.Root = common.Hash{}
-		start, lastLog := time.Now(), time.Now()
-		sealed, err := chain.LoadGenesis(context.Background(), newGenesisSource(g, cfg.Initial), hdr, func(p history.BulkProgress) {
-			if time.Since(lastLog) >= 5*time.Second {
-				lastLog = time.Now()
-				log.Info("Loading the initial state", "accounts", p.Accounts, "slots", p.Slots, "nodes", p.Nodes,
-					"written", fmt.Sprintf("%.0f MiB", float64(p.Bytes)/(1<<20)), "elapsed", time.Since(start).Round(time.Second).String())
-			}
-		})
-		if err != nil {
-			return nil, fmt.Errorf("load genesis: %w", err)
-		}
-		if cfg.Initial == (InitialState{}) && sealed.Root != baseRoot {
-			return nil, fmt.Errorf("genesis root %s differs from go-ethereum's %s", sealed.Root, baseRoot)
-		}
-		log.Info("Created devnet genesis", "hash", sealed.Hash(), "chain_id", cfg.ChainID, "time", time.UnixMilli(int64(ms)).UTC(),
-			"initial_accounts", cfg.Initial.Accounts, "initial_slots", cfg.Initial.Slots, "took", time.Since(start).Round(time.Millisecond))
-		s.setGenesis(ms, g.Config, sealed)
+		err = s.createGenesis()
 	case err != nil:
-		return nil, fmt.Errorf("read head: %w", err)
+		err = fmt.Errorf("read head: %w", err)
 	default:
-		g, err := chain.HeaderByNumber(0)
-		if err != nil {
-			return nil, fmt.Errorf("read genesis: %w", err)
-		}
-		ms := g.Time * 1000
-		if cfg.TimestampPolicy == TimestampMilliseconds {
-			ms = g.Time
-		}
-		want, err := Genesis(cfg, ms)
-		if err != nil {
-			return nil, err
-		}
-		if cfg.Initial != (InitialState{}) {
-			log.Warn("The genesis has an initial state; not re-deriving it to check it matches the configuration")
-		} else if wantHash := want.ToBlock().Hash(); g.Hash() != wantHash {
-			return nil, fmt.Errorf("the store holds another chain: its genesis is %s, the sequencer configuration (dev and load accounts, load seed, gas limit, timestamp policy, forks) makes %s", g.Hash(), wantHash)
-		}
-		s.setGenesis(ms, want.Config, g)
-		log.Info("Resuming the chain from the stored head", "number", head.Number, "hash", head.Hash)
+		err = s.resumeGenesis(head)
 	}
-	hd, err := chain.Head()
 	if err != nil {
 		return nil, err
 	}
-	h, err := chain.HeaderByNumber(hd.Number)
-	if err != nil {
-		return nil, fmt.Errorf("read head header: %w", err)
+	if err := s.startAtHead(); err != nil {
+		return nil, err
 	}
-	if s.load != nil && !s.load.Running() { // a running generator started on the new genesis: nonces are zero
-		st, err := chain.StateAt(hd.Number)
+	return s, nil
+}
+
+// createGenesis gives an empty chain cfg's genesis, timed at the current
+// whole second, and its initial state. With a prefill it first starts the
+// load generator and generates the prefill's load (stopping the generator
+// if that fails), before the genesis fixes the block-time grid, so the
+// chain starts on time.
+func (s *Sequencer) createGenesis() error {
+	if s.load != nil && s.cfg.Load.Prefill > 0 {
+		if err := s.load.Start(context.Background()); err != nil {
+			return err
+		}
+		if err := s.prefill(context.Background()); err != nil {
+			_ = s.load.Stop(context.Background())
+			return err
+		}
+	}
+	ms := uint64(s.now().UnixMilli()) / 1000 * 1000
+	g, err := Genesis(s.cfg, ms)
+	if err != nil {
+		return err
+	}
+	hdr := g.ToBlock().Header()
+	baseRoot := hdr.Root
+	hdr.Root = common.Hash{}
+	start, lastLog := time.Now(), time.Now()
+	sealed, err := s.chain.LoadGenesis(context.Background(), newGenesisSource(g, s.cfg.Initial), hdr, func(p history.BulkProgress) {
+		if time.Since(lastLog) >= 5*time.Second {
+			lastLog = time.Now()
+			s.log.Info("Loading the initial state", "accounts", p.Accounts, "slots", p.Slots, "nodes", p.Nodes,
+				"written", fmt.Sprintf("%.0f MiB", float64(p.Bytes)/(1<<20)), "elapsed", time.Since(start).Round(time.Second).String())
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("load genesis: %w", err)
+	}
+	if s.cfg.Initial == (InitialState{}) && sealed.Root != baseRoot {
+		return fmt.Errorf("genesis root %s differs from go-ethereum's %s", sealed.Root, baseRoot)
+	}
+	s.log.Info("Created devnet genesis", "hash", sealed.Hash(), "chain_id", s.cfg.ChainID, "time", time.UnixMilli(int64(ms)).UTC(),
+		"initial_accounts", s.cfg.Initial.Accounts, "initial_slots", s.cfg.Initial.Slots, "took", time.Since(start).Round(time.Millisecond))
+	s.setGenesis(ms, g.Config, sealed)
+	return nil
+}
+
+// resumeGenesis takes the genesis of a chain that holds blocks up to head,
+// checking that cfg makes the same genesis (unless it has an initial
+// state, which is not re-derived).
+func (s *Sequencer) resumeGenesis(head history.Head) error {
+	g, err := s.chain.HeaderByNumber(0)
+	if err != nil {
+		return fmt.Errorf("read genesis: %w", err)
+	}
+	ms := g.Time * 1000
+	if s.cfg.TimestampPolicy == TimestampMilliseconds {
+		ms = g.Time
+	}
+	want, err := Genesis(s.cfg, ms)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Initial != (InitialState{}) {
+		s.log.Warn("The genesis has an initial state; not re-deriving it to check it matches the configuration")
+	} else if wantHash := want.ToBlock().Hash(); g.Hash() != wantHash {
+		return fmt.Errorf("the store holds another chain: its genesis is %s, the sequencer configuration (dev and load accounts, load seed, gas limit, timestamp policy, forks) makes %s", g.Hash(), wantHash)
+	}
+	s.setGenesis(ms, want.Config, g)
+	s.log.Info("Resuming the chain from the stored head", "number", head.Number, "hash", head.Hash)
+	return nil
+}
+
+// startAtHead makes the chain's head the sequencer's, first reading the
+// load accounts' nonces at it unless the load generator is running (it
+// started on the new genesis: nonces are zero).
+func (s *Sequencer) startAtHead() error {
+	hd, err := s.chain.Head()
+	if err != nil {
+		return err
+	}
+	h, err := s.chain.HeaderByNumber(hd.Number)
+	if err != nil {
+		return fmt.Errorf("read head header: %w", err)
+	}
+	if s.load != nil && !s.load.Running() {
+		st, err := s.chain.StateAt(hd.Number)
 		if err != nil {
-			return nil, fmt.Errorf("open state at head %d: %w", hd.Number, err)
+			return fmt.Errorf("open state at head %d: %w", hd.Number, err)
 		}
 		err = s.load.g.resync(nonceReader(st))
 		st.Close()
 		if err != nil {
-			return nil, fmt.Errorf("read the load accounts' nonces: %w", err)
+			return fmt.Errorf("read the load accounts' nonces: %w", err)
 		}
 	}
 	s.setHead(h)
-	return s, nil
+	return nil
 }
 
 // setGenesis fixes what follows from the genesis: its time, the chain
