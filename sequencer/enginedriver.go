@@ -404,7 +404,9 @@ func (d *EngineDriver) Run(ctx context.Context) error {
 
 // block makes the block after the head: it starts the build one block time
 // before the block's slot (at once if that is past), sends the next
-// block's load meanwhile, and seals at the slot.
+// block's load meanwhile, and seals at the slot. Refused steps are retried
+// with one backoff for the whole block; it returns ctx.Err() only when ctx
+// ends during a wait.
 func (d *EngineDriver) block(ctx context.Context) (EngineBlockInfo, error) {
 	s := d.seq
 	parent := d.head
@@ -420,72 +422,14 @@ func (d *EngineDriver) block(ctx context.Context) (EngineBlockInfo, error) {
 		return info, ctx.Err()
 	}
 	info.CatchingUp = d.clock.Now().Sub(due) > s.downtime()
-	h := s.headerTemplate(parent, n)
-	deposits, upgrade, err := s.depositsFor(n, h.Time)
+	attrs, isthmus, err := d.attributes(parent, n, info.CatchingUp)
 	if err != nil {
 		return info, err
 	}
-	attrs := &engine.PayloadAttributes{
-		Timestamp:             h.Time,
-		Random:                h.MixDigest,
-		SuggestedFeeRecipient: h.Coinbase,
-		Withdrawals:           []*types.Withdrawal{},
-		BeaconRoot:            h.ParentBeaconRoot,
-		NoTxPool:              upgrade || info.CatchingUp,
-		GasLimit:              &s.cfg.GasLimit,
-	}
-	for _, tx := range deposits {
-		raw, err := tx.MarshalBinary()
-		if err != nil {
-			return info, fmt.Errorf("block %d: encode deposit: %w", n, err)
-		}
-		attrs.Transactions = append(attrs.Transactions, raw)
-	}
-	if s.config.IsHolocene(h.Time) {
-		attrs.EIP1559Params = eip1559.EncodeHolocene1559Params(EIP1559Denominator, EIP1559Elasticity)
-	}
-	if s.config.IsJovian(h.Time) {
-		attrs.MinBaseFee = new(uint64)
-	}
-	isthmus := s.config.IsIsthmus(h.Time)
-
-	backoff := d.ecfg.RetryInitial
-	retry := func(r *refusal, attempt int) bool {
-		d.log.Warn("op-geth refused the block; retrying", "number", n, "method", r.method, "status", r.status, "message", r.msg,
-			"attempt", attempt, "backoff", backoff.String())
-		ok := d.clock.Sleep(ctx, backoff)
-		backoff = min(2*backoff, d.ecfg.RetryMax)
-		return ok
-	}
-	var block *types.Block
-	for {
-		info.Attempts++
-		var r *refusal
-		block, r = d.build(ctx, parent, attrs, isthmus, due, &info)
-		if r == nil {
-			break
-		}
-		if ctx.Err() != nil || !retry(r, info.Attempts) {
-			return info, ctx.Err()
-		}
-	}
-	for attempt := 1; ; attempt++ {
-		start := time.Now()
-		res, err := d.cl.ForkchoiceUpdated(ctx, d.forkchoice(block.Hash()), nil)
-		info.SetHead = time.Since(start)
-		var r *refusal
-		switch {
-		case err != nil:
-			r = refused(enginecl.MethodForkchoiceUpdatedV3, err)
-		case res.PayloadStatus.Status != engine.VALID:
-			r = statusRefusal(enginecl.MethodForkchoiceUpdatedV3, res.PayloadStatus)
-		}
-		if r == nil {
-			break
-		}
-		if ctx.Err() != nil || !retry(r, attempt) {
-			return info, ctx.Err()
-		}
+	rt := engineRetry{d: d, n: n, backoff: d.ecfg.RetryInitial}
+	block := d.buildRetrying(ctx, &rt, parent, attrs, isthmus, due, &info)
+	if block == nil || !d.setHeadRetrying(ctx, &rt, block, &info) {
+		return info, ctx.Err()
 	}
 	d.head = block.Header()
 	info.Sealed = d.clock.Now()
@@ -499,6 +443,99 @@ func (d *EngineDriver) block(ctx context.Context) (EngineBlockInfo, error) {
 		d.load.observe(block.GasUsed())
 	}
 	return info, nil
+}
+
+// attributes are block n's payload attributes on parent: the header fields
+// the in-process sequencer would write and the epoch's deposits; op-geth's
+// pool is left out in an upgrade block and while catching up. isthmus is
+// whether the block is past Isthmus (the Engine API's V4 calls).
+func (d *EngineDriver) attributes(parent *types.Header, n uint64, catchingUp bool) (attrs *engine.PayloadAttributes, isthmus bool, err error) {
+	s := d.seq
+	h := s.headerTemplate(parent, n)
+	deposits, upgrade, err := s.depositsFor(n, h.Time)
+	if err != nil {
+		return nil, false, err
+	}
+	attrs = &engine.PayloadAttributes{
+		Timestamp:             h.Time,
+		Random:                h.MixDigest,
+		SuggestedFeeRecipient: h.Coinbase,
+		Withdrawals:           []*types.Withdrawal{},
+		BeaconRoot:            h.ParentBeaconRoot,
+		NoTxPool:              upgrade || catchingUp,
+		GasLimit:              &s.cfg.GasLimit,
+	}
+	for _, tx := range deposits {
+		raw, err := tx.MarshalBinary()
+		if err != nil {
+			return nil, false, fmt.Errorf("block %d: encode deposit: %w", n, err)
+		}
+		attrs.Transactions = append(attrs.Transactions, raw)
+	}
+	if s.config.IsHolocene(h.Time) {
+		attrs.EIP1559Params = eip1559.EncodeHolocene1559Params(EIP1559Denominator, EIP1559Elasticity)
+	}
+	if s.config.IsJovian(h.Time) {
+		attrs.MinBaseFee = new(uint64)
+	}
+	return attrs, s.config.IsIsthmus(h.Time), nil
+}
+
+// engineRetry is one block's backoff between refused Engine API steps: it
+// starts at RetryInitial and doubles up to RetryMax across all the block's
+// steps.
+type engineRetry struct {
+	d       *EngineDriver
+	n       uint64 // the block
+	backoff time.Duration
+}
+
+// wait logs op-geth's refusal r of attempt and sleeps the backoff; false
+// if ctx ended meanwhile.
+func (rt *engineRetry) wait(ctx context.Context, r *refusal, attempt int) bool {
+	rt.d.log.Warn("op-geth refused the block; retrying", "number", rt.n, "method", r.method, "status", r.status, "message", r.msg,
+		"attempt", attempt, "backoff", rt.backoff.String())
+	ok := rt.d.clock.Sleep(ctx, rt.backoff)
+	rt.backoff = min(2*rt.backoff, rt.d.ecfg.RetryMax)
+	return ok
+}
+
+// buildRetrying has op-geth build, seal and import the block until it
+// does, counting the attempts in info; nil if ctx ended first.
+func (d *EngineDriver) buildRetrying(ctx context.Context, rt *engineRetry, parent *types.Header, attrs *engine.PayloadAttributes, isthmus bool, due time.Time, info *EngineBlockInfo) *types.Block {
+	for {
+		info.Attempts++
+		block, r := d.build(ctx, parent, attrs, isthmus, due, info)
+		if r == nil {
+			return block
+		}
+		if ctx.Err() != nil || !rt.wait(ctx, r, info.Attempts) {
+			return nil
+		}
+	}
+}
+
+// setHeadRetrying makes block op-geth's head with a forkchoice update until
+// op-geth takes it; false if ctx ended first.
+func (d *EngineDriver) setHeadRetrying(ctx context.Context, rt *engineRetry, block *types.Block, info *EngineBlockInfo) bool {
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		res, err := d.cl.ForkchoiceUpdated(ctx, d.forkchoice(block.Hash()), nil)
+		info.SetHead = time.Since(start)
+		var r *refusal
+		switch {
+		case err != nil:
+			r = refused(enginecl.MethodForkchoiceUpdatedV3, err)
+		case res.PayloadStatus.Status != engine.VALID:
+			r = statusRefusal(enginecl.MethodForkchoiceUpdatedV3, res.PayloadStatus)
+		}
+		if r == nil {
+			return true
+		}
+		if ctx.Err() != nil || !rt.wait(ctx, r, attempt) {
+			return false
+		}
+	}
 }
 
 // build has op-geth build, seal and import block n on parent: it returns
