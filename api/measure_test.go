@@ -104,9 +104,9 @@ func TestMeasureProofHostLatency(t *testing.T) {
 		t.Logf("the chain of %s: blocks from %d", dir, made.LoadedFrom)
 	} else {
 		start := time.Now()
-		seq, err := sequencer.New(cfg, s, slog.New(slog.DiscardHandler))
+		seq, err := sequencer.Open(cfg, s, slog.New(slog.DiscardHandler))
 		require.NoError(t, err)
-		defer seq.Close()
+		defer func() { _ = seq.Stop(context.Background()) }()
 		t.Logf("genesis with %d accounts and %d slots: %s", cfg.Initial.Accounts, cfg.Initial.Slots, time.Since(start).Round(time.Millisecond))
 		runCtx, cancel := context.WithCancel(ctx)
 		// The sequencer first makes up the time the genesis took with empty

@@ -56,7 +56,7 @@ func newOpGethChain(t *testing.T, blocks uint64) *opGethChain {
 	src, err := store.OpenMem(store.DefaultConfig())
 	require.NoError(t, err)
 	t.Cleanup(func() { src.Close() })
-	seq, err := sequencer.New(cfg, src, slog.New(slog.DiscardHandler))
+	seq, err := sequencer.Open(cfg, src, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	g, err := sequencer.Genesis(cfg, seq.BlockMillis(0))
 	require.NoError(t, err)

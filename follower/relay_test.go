@@ -48,7 +48,7 @@ func TestRelayTree(t *testing.T) {
 	origin, err := store.OpenMem(store.DefaultConfig())
 	require.NoError(t, err)
 	defer origin.Close()
-	seq, err := sequencer.New(cfg, origin, slog.New(slog.DiscardHandler))
+	seq, err := sequencer.Open(cfg, origin, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	seq.OnBlock(func(info sequencer.BlockInfo) {

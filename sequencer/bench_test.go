@@ -32,6 +32,9 @@ func BenchmarkBlock(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			if err := seq.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
 			var st Stages
 			var ingest, build time.Duration
 			var txs int

@@ -16,4 +16,9 @@
 // and queues each in the pool for its block, paced by the block clock, as
 // transactions from the network arrive. Applying a block's transactions is
 // history/chain.Apply, shared with the witness re-execution in proofs.
+//
+// Lifecycle: New builds a Sequencer without I/O; Start reads the chain and
+// gives it its genesis or resumes from its head (checking the genesis hash);
+// Run makes blocks until its context ends; Stop stops the load generator if
+// Run never ran. Open is New followed by Start.
 package sequencer

@@ -118,9 +118,9 @@ func TestLoadGeneratorStoppedMidRun(t *testing.T) {
 	s, err := store.OpenMem(store.DefaultConfig())
 	require.NoError(t, err)
 	defer s.Close()
-	seq, err := New(cfg, s, quiet)
+	seq, err := Open(cfg, s, quiet)
 	require.NoError(t, err)
-	defer seq.Close()
+	defer func() { _ = seq.Stop(context.Background()) }()
 	const stopAt, last = 5, 15
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -166,9 +166,9 @@ func TestLoadGeneratorKeepsTheRate(t *testing.T) {
 	s, err := store.OpenMem(store.DefaultConfig())
 	require.NoError(t, err)
 	defer s.Close()
-	seq, err := New(cfg, s, quiet)
+	seq, err := Open(cfg, s, quiet)
 	require.NoError(t, err)
-	defer seq.Close()
+	defer func() { _ = seq.Stop(context.Background()) }()
 	const blocks = 30
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

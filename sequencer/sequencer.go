@@ -81,12 +81,22 @@ type Sequencer struct {
 	depQueue []Deposit      // user deposits for the next epoch's first block
 }
 
-// New opens a sequencer on chain. An empty chain gets cfg's genesis, timed
-// at the current whole second; a chain that already holds blocks must have
-// been made with the same configuration (its genesis hash is checked) and
-// the sequencer resumes from its head.
+// New builds a sequencer on chain from cfg. It does no I/O: Start reads
+// the chain and gives it a genesis or resumes from its head. Open does both.
 func New(cfg Config, chain Chain, log *slog.Logger) (*Sequencer, error) {
 	return newWithClock(cfg, chain, log, time.Now)
+}
+
+// Open is New followed by Start: a sequencer ready to Run.
+func Open(cfg Config, chain Chain, log *slog.Logger) (*Sequencer, error) {
+	s, err := New(cfg, chain, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // newWithClock is New reading the time from now.
@@ -110,7 +120,18 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 		s.load = newLoadFeeder(s, g)
 		s.pool.Watch(g.addrs)
 	}
-	head, err := chain.Head()
+	return s, nil
+}
+
+// Start readies the chain: an empty chain gets cfg's genesis, timed at the
+// current whole second; a chain that already holds blocks must have been
+// made with the same configuration (its genesis hash is checked) and the
+// sequencer resumes from its head. Call it once, before Run.
+func (s *Sequencer) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	head, err := s.chain.Head()
 	switch {
 	case errors.Is(err, history.ErrEmpty):
 		err = s.createGenesis()
@@ -120,12 +141,9 @@ func newWithClock(cfg Config, chain Chain, log *slog.Logger, now func() time.Tim
 		err = s.resumeGenesis(head)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := s.startAtHead(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return s.startAtHead()
 }
 
 // createGenesis gives an empty chain cfg's genesis, timed at the current
@@ -380,13 +398,14 @@ func (s *Sequencer) Run(ctx context.Context) error {
 	}
 }
 
-// Close stops background work: the load generator, if New started it to
+// Stop stops background work: the load generator, if Start started it to
 // generate load before the genesis and Run never ran (Run stops it when it
 // returns).
-func (s *Sequencer) Close() {
+func (s *Sequencer) Stop(ctx context.Context) error {
 	if s.load != nil {
-		_ = s.load.Stop(context.Background())
+		return s.load.Stop(ctx)
 	}
+	return nil
 }
 
 // downtime is how far behind its slot a block must be for the sequencer to

@@ -26,6 +26,7 @@ func newTestSequencer(t *testing.T, cfg Config, s *store.Store) *Sequencer {
 	t.Helper()
 	seq, err := newWithClock(cfg, s, quiet, func() time.Time { return time.UnixMilli(1_700_000_000_000) })
 	require.NoError(t, err)
+	require.NoError(t, seq.Start(context.Background()))
 	return seq
 }
 
@@ -124,7 +125,7 @@ func TestRunMakesBlocksAndResumes(t *testing.T) {
 	dir := t.TempDir()
 	s, err := store.Open(dir, store.DefaultConfig(), quiet)
 	require.NoError(t, err)
-	seq, err := New(cfg, s, quiet)
+	seq, err := Open(cfg, s, quiet)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	seen := 0
@@ -144,7 +145,7 @@ func TestRunMakesBlocksAndResumes(t *testing.T) {
 	s, err = store.Open(dir, store.DefaultConfig(), quiet)
 	require.NoError(t, err)
 	defer s.Close()
-	seq, err = New(cfg, s, quiet)
+	seq, err = Open(cfg, s, quiet)
 	require.NoError(t, err)
 	require.Equal(t, head.Number, seq.Head().Number.Uint64())
 	ctx, cancel = context.WithCancel(context.Background())
@@ -157,7 +158,7 @@ func TestRunMakesBlocksAndResumes(t *testing.T) {
 	// Another configuration is another chain.
 	other := cfg
 	other.DevAccounts = 3
-	_, err = New(other, s, quiet)
+	_, err = Open(other, s, quiet)
 	require.ErrorContains(t, err, "the store holds another chain")
 }
 
@@ -211,9 +212,9 @@ func TestPrefilledLoad(t *testing.T) {
 	s, err := store.OpenMem(store.DefaultConfig())
 	require.NoError(t, err)
 	defer s.Close()
-	seq, err := New(cfg, s, quiet)
+	seq, err := Open(cfg, s, quiet)
 	require.NoError(t, err)
-	defer seq.Close()
+	defer func() { _ = seq.Stop(context.Background()) }()
 	ctx, cancel := context.WithCancel(context.Background())
 	var infos []BlockInfo
 	seq.OnBlock(func(info BlockInfo) {

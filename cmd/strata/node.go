@@ -375,7 +375,7 @@ func (n *node) Start(ctx context.Context) (err error) {
 			return err
 		}
 	default:
-		if n.seq, err = sequencer.New(cfg.Sequencer, n.store, log.With("module", "sequencer")); err != nil {
+		if n.seq, err = sequencer.Open(cfg.Sequencer, n.store, log.With("module", "sequencer")); err != nil {
 			return err
 		}
 		n.seq.OnBlock(func(info sequencer.BlockInfo) {
@@ -801,7 +801,7 @@ func (n *node) release() error {
 		n.api = nil
 	}
 	if n.seq != nil {
-		n.seq.Close()
+		errs = append(errs, n.seq.Stop(ctx))
 	}
 	if n.drv != nil {
 		n.drv.Close()
