@@ -133,7 +133,8 @@ const latencyWindow = 4096
 // (eth_sendRawTransaction), as op-node leaves them to op-geth. The store is
 // not touched: a follower of op-geth ingests what it makes.
 type EngineDriver struct {
-	seq   *Sequencer // the chain's configuration, grid, synthetic L1 and deposits; holds no chain
+	seq   *Sequencer // the chain's configuration, grid, synthetic L1 and deposits; holds no chain (set by Start)
+	cfg   Config
 	ecfg  EngineConfig
 	log   *slog.Logger
 	cl    *enginecl.Client
@@ -176,20 +177,44 @@ func (wallClock) Sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// NewEngineDriver connects to op-geth and checks it runs this
-// configuration's devnet chain: its block 0 must be Genesis(cfg) at block
-// 0's own time (so op-geth must have been initialised from the genesis
-// file Strata writes, `strata genesis`), and its head must lie on the
-// block-time grid. Blocks continue from op-geth's head.
-func NewEngineDriver(ctx context.Context, cfg Config, ecfg EngineConfig, log *slog.Logger) (*EngineDriver, error) {
-	return newEngineDriver(ctx, cfg, ecfg, log, wallClock{})
+// NewEngineDriver builds a driver of op-geth for cfg and ecfg. It does no
+// I/O: Start connects. OpenEngineDriver does both.
+func NewEngineDriver(cfg Config, ecfg EngineConfig, log *slog.Logger) (*EngineDriver, error) {
+	return newEngineDriver(cfg, ecfg, log, wallClock{})
 }
 
-func newEngineDriver(ctx context.Context, cfg Config, ecfg EngineConfig, log *slog.Logger, clock engineClock) (*EngineDriver, error) {
+// OpenEngineDriver is NewEngineDriver followed by Start.
+func OpenEngineDriver(ctx context.Context, cfg Config, ecfg EngineConfig, log *slog.Logger) (*EngineDriver, error) {
+	d, err := NewEngineDriver(cfg, ecfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Start(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func newEngineDriver(cfg Config, ecfg EngineConfig, log *slog.Logger, clock engineClock) (*EngineDriver, error) {
 	if err := errors.Join(cfg.Validate(), ecfg.Validate(cfg)); err != nil {
 		return nil, fmt.Errorf("sequencer config: %w", err)
 	}
-	d := &EngineDriver{ecfg: ecfg, log: log, clock: clock, stats: map[string]*callWindow{}}
+	return &EngineDriver{cfg: cfg, ecfg: ecfg, log: log, clock: clock, stats: map[string]*callWindow{}}, nil
+}
+
+// Start connects to op-geth and checks it runs this configuration's devnet
+// chain: its block 0 must be Genesis(cfg) at block 0's own time (so
+// op-geth must have been initialised from the genesis file Strata writes,
+// `strata genesis`), and its head must lie on the block-time grid. Blocks
+// continue from op-geth's head. On an error the driver holds no
+// connection.
+func (d *EngineDriver) Start(ctx context.Context) error {
+	_, err := d.start(ctx)
+	return err
+}
+
+func (d *EngineDriver) start(ctx context.Context) (*EngineDriver, error) {
+	cfg, ecfg, log, clock := d.cfg, d.ecfg, d.log, d.clock
 	var err error
 	if d.rpc, err = rpc.DialContext(ctx, ecfg.RPCURL); err != nil {
 		return nil, fmt.Errorf("engine mode: dial op-geth's JSON-RPC %s: %w", ecfg.RPCURL, err)
@@ -240,10 +265,19 @@ func newEngineDriver(ctx context.Context, cfg Config, ecfg EngineConfig, log *sl
 func (d *EngineDriver) Close() {
 	if d.cl != nil {
 		d.cl.Stop()
+		d.cl = nil
 	}
 	if d.rpc != nil {
 		d.rpc.Close()
+		d.rpc = nil
 	}
+}
+
+// Stop releases the connections to op-geth (Close, in the Start/Stop
+// lifecycle).
+func (d *EngineDriver) Stop(context.Context) error {
+	d.Close()
+	return nil
 }
 
 // ChainConfig is the chain's fork configuration.

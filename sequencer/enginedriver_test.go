@@ -87,7 +87,9 @@ func TestEngineDriverBuildsInOpGeth(t *testing.T) {
 	ecfg := DefaultEngineConfig()
 	ecfg.URL, ecfg.JWTSecretPath, ecfg.RPCURL = node.AuthURL, node.JWTPath, node.HTTPURL
 	clock := &virtualClock{now: time.UnixMilli(genesisMillis), maxReal: 150 * time.Millisecond}
-	d, err := newEngineDriver(ctx, cfg, ecfg, quiet, clock)
+	d, err := newEngineDriver(cfg, ecfg, quiet, clock)
+	require.NoError(t, err)
+	err = d.Start(ctx)
 	require.NoError(t, err)
 	defer d.Close()
 	require.Equal(t, g.ToBlock().Hash(), d.Genesis().ToBlock().Hash())
@@ -257,7 +259,7 @@ func TestEngineModeRefusesSubSecondBlocks(t *testing.T) {
 	err := ecfg.Validate(cfg)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "engine mode: op-geth refuses a block whose timestamp is not above its parent's, so under the seconds timestamp policy the block time must be whole seconds (at least 1s), got 200ms")
-	_, err = NewEngineDriver(context.Background(), cfg, ecfg, quiet)
+	_, err = OpenEngineDriver(context.Background(), cfg, ecfg, quiet)
 	require.ErrorContains(t, err, "got 200ms")
 
 	cfg.BlockTime = 1500 * time.Millisecond
@@ -293,7 +295,9 @@ func TestEngineDriverMillisecondTimestamps(t *testing.T) {
 	ecfg := DefaultEngineConfig()
 	ecfg.URL, ecfg.JWTSecretPath, ecfg.RPCURL = node.AuthURL, node.JWTPath, node.HTTPURL
 	clock := &virtualClock{now: time.UnixMilli(genesisMillis), maxReal: 100 * time.Millisecond}
-	d, err := newEngineDriver(ctx, cfg, ecfg, quiet, clock)
+	d, err := newEngineDriver(cfg, ecfg, quiet, clock)
+	require.NoError(t, err)
+	err = d.Start(ctx)
 	require.NoError(t, err)
 	defer d.Close()
 	runCtx, stop := context.WithCancel(ctx)
@@ -380,7 +384,9 @@ func TestEngineDriverRetriesRefusals(t *testing.T) {
 	ecfg.URL, ecfg.JWTSecretPath, ecfg.RPCURL = srv.URL, node.JWTPath, node.HTTPURL
 	clock := &virtualClock{now: time.UnixMilli(genesisMillis), maxReal: 20 * time.Millisecond}
 	ctx := context.Background()
-	d, err := newEngineDriver(ctx, cfg, ecfg, log, clock)
+	d, err := newEngineDriver(cfg, ecfg, log, clock)
+	require.NoError(t, err)
+	err = d.Start(ctx)
 	require.NoError(t, err)
 	defer d.Close()
 	runCtx, stop := context.WithCancel(ctx)

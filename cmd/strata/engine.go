@@ -30,7 +30,7 @@ func (n *node) startEngine(m *nodeMetrics, record func(number uint64, txs int, i
 	cfg, log := n.cfg, n.log
 	ctx := context.Background()
 	var err error
-	if n.drv, err = sequencer.NewEngineDriver(ctx, cfg.Sequencer, cfg.Engine, log.With("module", "sequencer")); err != nil {
+	if n.drv, err = sequencer.OpenEngineDriver(ctx, cfg.Sequencer, cfg.Engine, log.With("module", "sequencer")); err != nil {
 		return api.Config{}, err
 	}
 	path, err := n.writeGenesis(n.drv.Genesis())
