@@ -18,7 +18,7 @@ ENGINE_BLOCK_TIME ?= 1s
 # op-geth executes each block twice (build, import) and traces it for Strata's follower
 ENGINE_LOAD_GAS   ?= 5000000
 
-.PHONY: all build run run-opgeth test test-short bench bench-full crash lint fmt clean op-geth proto
+.PHONY: all build run run-opgeth test test-short bench bench-full crash soak lint fmt clean op-geth proto
 
 all: build
 
@@ -104,6 +104,13 @@ crash: build
 	rm -rf $(CRASH_DATADIR)
 	$(BIN)/strata bench crash --kills $(CRASH_KILLS) --scenario all --datadir $(CRASH_DATADIR)
 	$(BIN)/strata bench crash --powercut --kills $(CRASH_KILLS)
+
+## soak: 30 minutes following a 200 ms base-like chain (a source and a follower, both strata) while serving proofs
+## at constant arrival to 1, 4 and 16 clients beside a victim client; lag, proof latency, RSS and goroutines
+## are sampled every second, judged and plotted into $(SOAK_OUT) (make test runs a 20 s devnet version)
+SOAK_OUT ?= $(DATADIR)/soak
+soak: build
+	$(BIN)/strata bench soak --profile base-like --initial-accounts 100000 --initial-slots 500000 --duration 30m --clients 1,4,16 --out $(SOAK_OUT)
 
 ## lint: go vet, a gofmt check, and no tracked file over 1 MiB (the repository holds
 ## source: binaries, datadirs and raw bench output are regenerated, not committed)
