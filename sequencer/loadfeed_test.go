@@ -111,6 +111,8 @@ func TestLoadQueuedAheadWaitsForItsBlock(t *testing.T) {
 func TestLoadGeneratorStoppedMidRun(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
 		goleak.IgnoreTopFunction("github.com/ethereum/go-ethereum/core.(*txSenderCacher).cache"))
+	// Opened by hand, not by openLoaded: goleak's check runs before
+	// t.Cleanup, so the store must close in this function.
 	cfg := DefaultConfig()
 	cfg.BlockTime = 20 * time.Millisecond
 	cfg.Load.Accounts = 4
@@ -159,16 +161,7 @@ func TestLoadGeneratorStoppedMidRun(t *testing.T) {
 // carry about Load.GasPerSecond × BlockTime each, as when the load was
 // generated inside the block's making.
 func TestLoadGeneratorKeepsTheRate(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.BlockTime = 50 * time.Millisecond
-	cfg.Load.Accounts = 8
-	cfg.Load.Prefill = 2
-	s, err := store.OpenMem(store.DefaultConfig())
-	require.NoError(t, err)
-	defer s.Close()
-	seq, err := Open(cfg, s, quiet)
-	require.NoError(t, err)
-	defer func() { _ = seq.Stop(context.Background()) }()
+	seq := openLoaded(t, 50*time.Millisecond, 8, 2)
 	const blocks = 30
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -181,7 +174,7 @@ func TestLoadGeneratorKeepsTheRate(t *testing.T) {
 		}
 	})
 	require.NoError(t, seq.Run(ctx))
-	target := float64(cfg.Load.GasPerSecond) * cfg.BlockTime.Seconds()
+	target := float64(seq.cfg.Load.GasPerSecond) * seq.cfg.BlockTime.Seconds()
 	require.InDelta(t, target, float64(gas)/blocks, target*0.5, "mean gas per block")
 }
 
@@ -211,4 +204,22 @@ func TestLoadGeneratorResyncsNonces(t *testing.T) {
 	require.Greater(t, info.Txs, 1, "the load resumes from the chain's nonces")
 	require.False(t, seq.load.resync)
 	require.Zero(t, seq.PoolLen())
+}
+
+// openLoaded opens a sequencer on an in-memory store with the built-in load
+// generator on (accounts senders, prefill blocks generated ahead); the
+// store and the generator are released when the test ends.
+func openLoaded(t *testing.T, blockTime time.Duration, accounts, prefill int) *Sequencer {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.BlockTime = blockTime
+	cfg.Load.Accounts = accounts
+	cfg.Load.Prefill = prefill
+	s, err := store.OpenMem(store.DefaultConfig())
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	seq, err := Open(cfg, s, quiet)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = seq.Stop(context.Background()) })
+	return seq
 }

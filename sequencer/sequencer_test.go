@@ -205,16 +205,7 @@ func TestSubmitTransaction(t *testing.T) {
 // TestPrefilledLoad has the generator sign blocks of load before the genesis
 // fixes the clock: the first blocks find their load ready.
 func TestPrefilledLoad(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.BlockTime = 20 * time.Millisecond
-	cfg.Load.Accounts = 4
-	cfg.Load.Prefill = 8
-	s, err := store.OpenMem(store.DefaultConfig())
-	require.NoError(t, err)
-	defer s.Close()
-	seq, err := Open(cfg, s, quiet)
-	require.NoError(t, err)
-	defer func() { _ = seq.Stop(context.Background()) }()
+	seq := openLoaded(t, 20*time.Millisecond, 4, 8)
 	ctx, cancel := context.WithCancel(context.Background())
 	var infos []BlockInfo
 	seq.OnBlock(func(info BlockInfo) {
