@@ -36,9 +36,10 @@ const (
 // sets Root to the computed state root, writes the block and the head in a
 // last synced batch, and returns the sealed header.
 //
-// Crash safety: a marker written first and removed with the head makes a
-// store interrupted mid-load refuse to open as an empty store; it has to be
-// deleted and loaded again.
+// Crash safety: a marker written first and removed with the head marks a
+// store interrupted mid-load; Open discards what such a store holds (it has
+// no head, so no block of it was ever reported or served) and it opens
+// empty, ready to load again.
 func (s *Store) LoadGenesis(ctx context.Context, src history.GenesisSource, header *types.Header, progress func(history.BulkProgress)) (*types.Header, error) {
 	unlock, err := s.lockWrites()
 	if err != nil {
@@ -260,4 +261,47 @@ func (l *bulkLoader) storage(ga *history.GenesisAccount) (common.Hash, error) {
 	}
 	root := st.Hash()
 	return root, nodeErr
+}
+
+// discardBulkLoad empties a store whose bulk genesis load was interrupted
+// (the marker is set and there is no head): every key but the schema
+// version goes, in one synced batch, so the store opens as a new one. No
+// block of it was reported or served: the head is written only by the
+// load's last batch. A read-only open refuses such a store instead.
+func (s *Store) discardBulkLoad() error {
+	if s.readOnly {
+		return errors.New("the store holds an interrupted bulk genesis load (no block yet): open it read-write to discard it, or delete the datadir")
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	// Every key starts with its one-byte prefix; meta (m) keeps the schema.
+	if err := b.DeleteRange([]byte{0}, metaPrefix, nil); err != nil {
+		return err
+	}
+	if err := b.DeleteRange([]byte{metaPrefix[0] + 1}, []byte{0xff}, nil); err != nil {
+		return err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: metaPrefix, UpperBound: []byte{metaPrefix[0] + 1}})
+	if err != nil {
+		return err
+	}
+	schema := metaKey(metaSchema)
+	for it.First(); it.Valid(); it.Next() {
+		if !bytes.Equal(it.Key(), schema) {
+			if err := b.Delete(append([]byte(nil), it.Key()...), nil); err != nil {
+				it.Close()
+				return err
+			}
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if err := s.commit(b, pebble.Sync); err != nil {
+		return fmt.Errorf("discard an interrupted bulk genesis load: %w", err)
+	}
+	if s.log != nil {
+		s.log.Warn("Discarded an interrupted bulk genesis load: the store opens empty")
+	}
+	return nil
 }

@@ -157,7 +157,7 @@ func requireProves(t *testing.T, st history.State, a common.Address, acc types.A
 	}
 }
 
-func TestLoadGenesisRefusesUnsortedInputAndInterruptedLoads(t *testing.T) {
+func TestLoadGenesisRefusesUnsortedInputAndDiscardsInterruptedLoads(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, DefaultConfig(), nil)
 	require.NoError(t, err)
@@ -168,8 +168,32 @@ func TestLoadGenesisRefusesUnsortedInputAndInterruptedLoads(t *testing.T) {
 	_, err = s.LoadGenesis(context.Background(), src, &types.Header{Number: big.NewInt(0), Difficulty: new(big.Int)}, nil)
 	require.ErrorContains(t, err, "out of order")
 	require.NoError(t, s.Close())
-	_, err = Open(dir, DefaultConfig(), nil)
+
+	// Read-only, the interrupted load is refused, naming it; read-write it
+	// is discarded: the store opens empty, holds none of the partial load,
+	// and loads the genesis again.
+	_, err = OpenReadOnly(dir, DefaultConfig(), nil)
 	require.ErrorContains(t, err, "interrupted bulk genesis load")
+	s, err = Open(dir, DefaultConfig(), nil)
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Head()
+	require.ErrorIs(t, err, history.ErrEmpty)
+	n := 0
+	it, err := s.db.NewIter(nil)
+	require.NoError(t, err)
+	for it.First(); it.Valid(); it.Next() {
+		require.Equal(t, string(metaKey(metaSchema)), string(it.Key()), "only the schema version survives the discard")
+		n++
+	}
+	require.NoError(t, it.Close())
+	require.Equal(t, 1, n)
+	sorted := &sliceSource{accs: []*history.GenesisAccount{src.accs[1], src.accs[0]}}
+	h, err := s.LoadGenesis(context.Background(), sorted, &types.Header{Number: big.NewInt(0), Difficulty: new(big.Int)}, nil)
+	require.NoError(t, err)
+	head, err := s.Head()
+	require.NoError(t, err)
+	require.Equal(t, h.Hash(), head.Hash)
 }
 
 type sliceSource struct {

@@ -9,7 +9,7 @@
 //     holds) and the meta names tier-bytes and ingested-bytes;
 //   - tiers.go: the meta name recent; migrate.go: migrate-task;
 //   - bulk.go: the meta name bulkload (set while a bulk genesis load runs;
-//     a store with it and no head was interrupted and is refused).
+//     a store with it and no head was interrupted, and Open discards it).
 //
 // A changeset's value layout is in changeset.go.
 //

@@ -188,7 +188,9 @@ func (s *Store) loadMeta() error {
 	switch {
 	case errors.Is(err, history.ErrNotFound):
 		if _, err := s.get(metaKey(metaBulkLoad)); err == nil {
-			return errors.New("the store holds an interrupted bulk genesis load: delete the datadir and load again")
+			if err := s.discardBulkLoad(); err != nil {
+				return err
+			}
 		}
 		return s.loadRetentionMeta()
 	case err != nil:
