@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -209,7 +208,7 @@ func (n *node) openStoreAt() error {
 	case errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK):
 		// Pebble's LOCK file is held (fcntl F_SETLK refused).
 		return fmt.Errorf("datadir %s is locked by another process (another strata running on it?): stop it or give another --datadir (%w)", n.cfg.DataDir, err)
-	case strings.Contains(err.Error(), "schema version"):
+	case errors.As(err, new(*store.SchemaError)):
 		return fmt.Errorf("datadir %s: %w; to rebuild it, replay the chain into a new datadir with `strata catchup --source <strata://host:grpc-port or a datadir> --datadir <new dir>`, or follow the upstream into a new datadir", n.cfg.DataDir, err)
 	}
 	return fmt.Errorf("datadir %s: %w", n.cfg.DataDir, err)

@@ -30,6 +30,15 @@ import (
 // build writes. A store of any other version is refused.
 const SchemaVersion uint64 = 3
 
+// SchemaError refuses a store whose layout version this build does not
+// read (Have); its message names both versions and the remedy.
+type SchemaError struct {
+	Have uint64
+	msg  string
+}
+
+func (e *SchemaError) Error() string { return e.msg }
+
 // oldestSchemaVersion is the oldest layout this build opens and migrates.
 const oldestSchemaVersion uint64 = 1
 
@@ -142,9 +151,9 @@ func (s *Store) checkSchema() error {
 	case have == SchemaVersion:
 		return nil
 	case have > SchemaVersion:
-		return fmt.Errorf("store has schema version %d, this build reads version %d: use a matching strata build or a new datadir", have, SchemaVersion)
+		return &SchemaError{Have: have, msg: fmt.Sprintf("store has schema version %d, this build reads version %d: use a matching strata build or a new datadir", have, SchemaVersion)}
 	case have < oldestSchemaVersion:
-		return fmt.Errorf("store has schema version %d, this build reads versions %d to %d: use a new datadir", have, oldestSchemaVersion, SchemaVersion)
+		return &SchemaError{Have: have, msg: fmt.Sprintf("store has schema version %d, this build reads versions %d to %d: use a new datadir", have, oldestSchemaVersion, SchemaVersion)}
 	case s.readOnly:
 		return nil // read as it is; the marker goes up at the next writable open
 	default:
