@@ -209,7 +209,10 @@ func TestCrashDuringMigration(t *testing.T) {
 		}
 		require.NoError(t, s.Close())
 	}
-	require.Positive(t, pruned, "the children pruned")
+	// Whether a child pruned before its kill depends on scheduling (its
+	// migration runs in the idle part of each slot), so it is logged, not
+	// asserted; the final migration below prunes in every run.
+	t.Logf("%d of 10 rounds reopened a store the children had pruned", pruned)
 	// Whatever the kills interrupted, finishing the migration leaves no
 	// superseded version below the oldest block and no changeset listing
 	// a version that is gone.
