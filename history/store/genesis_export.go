@@ -53,11 +53,15 @@ func (g *GenesisExport) Next() (*history.GenesisAccount, error) {
 			return nil, err
 		}
 		addrHash := common.BytesToHash(k[1:33])
-		g.it.Next()
 		if len(v) == 0 {
+			g.it.Next()
 			continue
 		}
+		// Decode before moving on: the iterator's key and value are only
+		// valid until it moves (with a large genesis the next block reuses
+		// the buffer, and the account decoded garbage).
 		acc, err := types.FullAccount(v)
+		g.it.Next()
 		if err != nil {
 			return nil, fmt.Errorf("genesis account %s: %w", addrHash, err)
 		}
