@@ -1,0 +1,196 @@
+package live
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// Options places the live state in a Pebble database shared with other
+// data: one prefix per table (non-empty, none a prefix of another) and the
+// key of the flushed marker (outside the three).
+type Options struct {
+	NodePrefix    []byte // trie nodes: NodePrefix ‖ 0 ‖ path, NodePrefix ‖ 1 ‖ owner ‖ path
+	AccountPrefix []byte // AccountPrefix ‖ addrHash -> slim account RLP
+	SlotPrefix    []byte // SlotPrefix ‖ addrHash ‖ slotHash -> slot value
+	MetaKey       []byte // -> the disk layer's block (8 bytes) ‖ root
+
+	// CleanCacheBytes bounds the cache of disk-layer values (nodes with
+	// their hashes, accounts, slots); 0 disables it.
+	CleanCacheBytes int
+}
+
+// ErrUnwindTooDeep is returned (wrapped, with the depth that could be
+// reached) by Unwind below the disk layer: the blocks there are flushed and
+// the live state cannot go back.
+var ErrUnwindTooDeep = errors.New("unwind below the disk layer")
+
+// DB is the head state: a disk layer in Pebble under diff layers in memory.
+//
+// Reads (Node, Account, Storage, Reader and the Reader's methods, Head,
+// Disk, Layers, MemBytes) may run concurrently with each other and with
+// the writer methods (Open, Push, Flush, Flushed, FlushAbort, Unwind, the
+// Bulk methods), which are serialised among themselves.
+type DB struct {
+	db    *pebble.DB
+	keys  keys
+	cache *cache // nil when disabled
+	index *index
+
+	// walkOnly makes reads walk the layers instead of asking the index
+	// (benchmarks compare the two).
+	walkOnly bool
+
+	view atomic.Pointer[view]
+
+	// gen orders clean-cache fills against disk changes: it is odd from
+	// Flush to Flushed (the window in which the caller commits) and moves
+	// whenever the disk layer may have changed. A value read from Pebble
+	// enters the cache only if gen was even and unchanged from before the
+	// read to the insertion (checked under the cache shard's lock).
+	gen atomic.Uint64
+
+	mu      sync.Mutex // serialises the writer methods
+	opened  bool
+	seq     uint64   // the last seq given to a diff
+	pending *pending // the flush written and not yet Flushed
+}
+
+// New returns a DB over db with options o. It does no I/O; call Open.
+func New(db *pebble.DB, o Options) *DB {
+	d := &DB{db: db, keys: newKeys(o), index: newIndex()}
+	if o.CleanCacheBytes > 0 {
+		d.cache = newCache(o.CleanCacheBytes)
+	}
+	d.view.Store(&view{})
+	return d
+}
+
+// Open reads the flushed marker: the disk layer's block and root. A
+// database without it holds nothing flushed. Open may be called again
+// while no layers are held (after a bulk load, SetDisk and the commit): it
+// re-reads the marker and empties the clean cache.
+func (d *DB) Open() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.keys.check(); err != nil {
+		return err
+	}
+	v := d.view.Load()
+	if len(v.layers) > 0 || d.pending != nil {
+		return fmt.Errorf("live: open with %d layers held", len(v.layers))
+	}
+	nv := &view{epoch: v.epoch}
+	raw, closer, err := d.db.Get(d.keys.meta)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("live: read flushed marker: %w", err)
+	default:
+		nv.diskBlock, nv.diskRoot, err = decodeMarker(raw)
+		closer.Close()
+		if err != nil {
+			return fmt.Errorf("live: %w", err)
+		}
+		nv.diskOK = true
+	}
+	d.invalidateCache()
+	d.view.Store(nv)
+	d.opened = true
+	return nil
+}
+
+// Disk returns the disk layer's block and root; ok is false when nothing
+// has been flushed.
+func (d *DB) Disk() (block uint64, root common.Hash, ok bool) {
+	v := d.view.Load()
+	return v.diskBlock, v.diskRoot, v.diskOK
+}
+
+// Head returns the newest layer's block and root, else the disk layer's;
+// ok is false when the DB holds no state at all.
+func (d *DB) Head() (block uint64, root common.Hash, ok bool) {
+	return d.view.Load().head()
+}
+
+// Layers returns the number of diff layers held in memory.
+func (d *DB) Layers() int { return len(d.view.Load().layers) }
+
+// MemBytes approximates the memory the diff layers hold.
+func (d *DB) MemBytes() int { return d.view.Load().bytes }
+
+// CacheStats returns the clean cache's hits and misses since New and the
+// bytes it holds (all zero when it is disabled).
+func (d *DB) CacheStats() (hits, misses uint64, bytes int) {
+	if d.cache == nil {
+		return 0, 0, 0
+	}
+	return d.cache.hits.Load(), d.cache.misses.Load(), d.cache.size()
+}
+
+// Push makes l the newest layer. l.Block must be one past the head (any
+// block when the DB holds no state). The DB keeps l's maps and node sets:
+// they must not be modified afterwards.
+func (d *DB) Push(l *Layer) error {
+	if l == nil {
+		return errors.New("live: push of a nil layer")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.opened {
+		return fmt.Errorf("live: push block %d: not open", l.Block)
+	}
+	v := d.view.Load()
+	if head, _, ok := v.head(); ok && l.Block != head+1 {
+		return fmt.Errorf("live: push block %d: the head is block %d", l.Block, head)
+	}
+	d.seq++
+	nd := newDiff(d.keys, d.seq, l)
+	// The index lists the layer before any view holds it (index.go).
+	d.index.add(nd)
+	layers := make([]*diff, len(v.layers), len(v.layers)+1)
+	copy(layers, v.layers)
+	nv := v.with(append(layers, nd))
+	d.view.Store(nv)
+	return nil
+}
+
+// Unwind drops the layers above block to. It refuses to go below the disk
+// layer (ErrUnwindTooDeep, wrapped with the depth it could reach) or below
+// a flush written and not yet Flushed. Unwinding to the head or above does
+// nothing.
+func (d *DB) Unwind(to uint64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v := d.view.Load()
+	head, _, ok := v.head()
+	if !ok || to >= head {
+		return nil
+	}
+	floor := v.diskBlock
+	if !v.diskOK {
+		floor = v.layers[0].block // nothing flushed: the oldest layer is as far as it goes
+	}
+	if to < floor {
+		return fmt.Errorf("live: unwind to block %d from %d: it can go back to block %d (%d blocks): %w",
+			to, head, floor, head-floor, ErrUnwindTooDeep)
+	}
+	if d.pending != nil && to < d.pending.upTo {
+		return fmt.Errorf("live: unwind to block %d: a flush up to block %d is written and not yet Flushed", to, d.pending.upTo)
+	}
+	keep := 0
+	for keep < len(v.layers) && v.layers[keep].block <= to {
+		keep++
+	}
+	// The index moves to a new epoch first: a view of the old layer list
+	// then walks its own layers (index.go).
+	d.index.dropNewest(v.layers[keep:])
+	nv := v.with(v.layers[:keep:keep])
+	nv.epoch = d.index.current()
+	d.view.Store(nv)
+	return nil
+}
