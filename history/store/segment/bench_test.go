@@ -1,0 +1,123 @@
+package segment
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// fullBlock is a block the size of a full base-like block's history record:
+// 300 KB of payload, 3,765 keys (one per node version it changed).
+func fullBlock(rng *rand.Rand) ([]byte, []Entry) {
+	p := make([]byte, 300<<10)
+	for i := 0; i < len(p); i += 8 {
+		p[i] = byte(rng.Uint32())
+	}
+	keys := make([]Entry, 3765)
+	per := uint32(len(p) / len(keys))
+	for i := range keys {
+		keys[i] = Entry{Key: rng.Uint64(), Off: uint32(i) * per, Len: per}
+	}
+	return p, keys
+}
+
+// BenchmarkAppendSync appends and fsyncs full blocks on the OS file system
+// (the temporary directory's disk); "seal" files hold 16 blocks, so that
+// every 16th Append seals a file of 60,240 keys.
+func BenchmarkAppendSync(b *testing.B) {
+	for _, bpf := range []uint64{512, 16} {
+		name := "open"
+		if bpf == 16 {
+			name = "seal"
+		}
+		b.Run(name, func(b *testing.B) {
+			l := mustOpen(b, Options{Dir: b.TempDir(), BlocksPerFile: bpf})
+			defer l.Close()
+			p, keys := fullBlock(rand.New(rand.NewPCG(1, 1)))
+			b.SetBytes(int64(len(p)))
+			b.ResetTimer()
+			for i := range b.N {
+				keys[0].Key = uint64(i)
+				if err := l.Append(uint64(i), p, keys); err != nil {
+					b.Fatal(err)
+				}
+				if err := l.Sync(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSealIndex builds the index of a full file of full blocks: 512
+// blocks of 3,765 keys (1.93 M keys), the work an Append does when it seals
+// a file, besides the fsyncs and the write.
+func BenchmarkSealIndex(b *testing.B) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	a := newActiveFile("x", 0, 512, nil, false)
+	keys := make([]byte, 3765*recEntrySize)
+	for n := range 512 {
+		for i := range 3765 {
+			copy(keys[i*recEntrySize:], appendRecord(nil, 0, nil, []Entry{{Key: rng.Uint64()}})[recHeaderSize:])
+		}
+		a.add(blockLoc{off: a.end, plen: 300 << 10, nkeys: 3765}, keys)
+		_ = n
+	}
+	b.ResetTimer()
+	for range b.N {
+		data, _ := buildIndex("x", 0, 512, a.blocks, a.entries, a.end, defaultBloomBits)
+		b.SetBytes(int64(len(data)))
+	}
+}
+
+// BenchmarkLookup looks keys up in a log of 36 sealed files of 512 blocks
+// (and an open one), 16 keys per block (fewer than a full block's 3,765, to
+// keep the setup small; a lookup reads one chunk of the sorted keys per
+// file its bloom filter lets through, whatever the file's size), on the OS
+// file system (page cache warm).
+func BenchmarkLookup(b *testing.B) {
+	const files, bpf, perBlock = 36, 512, 16
+	l := mustOpen(b, Options{Dir: b.TempDir(), BlocksPerFile: bpf, NoSync: true})
+	defer l.Close()
+	rng := rand.New(rand.NewPCG(3, 3))
+	type kb struct{ key, block uint64 }
+	var all []kb
+	p := make([]byte, 256)
+	keys := make([]Entry, perBlock)
+	for n := uint64(0); n < files*bpf+bpf/2; n++ {
+		for i := range keys {
+			keys[i] = Entry{Key: rng.Uint64(), Off: uint32(i), Len: 8}
+			all = append(all, kb{keys[i].Key, n})
+		}
+		if err := l.Append(n, p, keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+	total := uint64(files*bpf + bpf/2)
+	for _, tc := range []struct {
+		name string
+		span uint64 // how far before the key's block the lookup starts
+	}{
+		{"near", 1},       // after = the block before: the key's own file
+		{"far", total},    // after a random earlier block: half the files on average
+		{"absent", total}, // a key no block has: every file's bloom filter
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(4, 4))
+			for range b.N {
+				k := all[r.IntN(len(all))]
+				key, after := k.key, k.block-min(k.block, 1+r.Uint64N(tc.span))
+				if tc.name == "absent" {
+					key, after = r.Uint64(), 0
+				}
+				loc, ok, err := l.Lookup(key, after)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if tc.name != "absent" && (!ok || loc.Block != k.block) && after < k.block {
+					b.Fatal(fmt.Sprintf("lookup %#x after %d: %v %v, want block %d", key, after, loc, ok, k.block))
+				}
+			}
+		})
+	}
+}

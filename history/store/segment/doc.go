@@ -1,0 +1,66 @@
+// Package segment is an append-only, crash-safe log of per-block records in
+// files of a fixed number of blocks. Each record carries index keys, each
+// naming a range of its payload; a lookup finds the first record after a
+// given block that has a key. It is store v2's history log
+// (docs/store-v2.md): per block, the pre-values of the trie nodes the
+// block changed, each found by the first 8 bytes of its hash.
+//
+// Layout of Dir, files named by their first block (%020d):
+//   - NNN.seg: a file header, then one record per block, consecutive: a
+//     header (CRC-32C, lengths, block number, magic), the payload, the
+//     record's keys. The format is in record.go.
+//   - NNN.idx: the index of a sealed .seg: its block table, its keys
+//     sorted, a bloom filter, checksums. The format is in index.go.
+//   - NNN.idx.tmp: an index being written (removed by Open); LOCK: held by
+//     the open Log.
+//
+// A file holds blocks First..First+capacity-1 (Options.BlocksPerFile when
+// it was created). The last file is the open one: its keys are indexed in
+// memory. The Append of the first block past it seals it: the file is
+// fsynced, its index written, synced and renamed into place, the directory
+// synced; then the next file is created.
+//
+// Files, one concept each:
+//   - log.go: Options, the types, the Log and its view, Append (and seal),
+//     Bounds, Files, Close;
+//   - record.go: the .seg framing and the scan of a file's records;
+//     active.go: the open file's tables and in-memory key index;
+//   - index.go: the .idx (built, written, loaded, searched); bloom.go: its
+//     bloom filter;
+//   - read.go: Read, ReadLoc, Lookup and how reads live with the writer;
+//   - sync.go: Sync's group commit; recover.go: Open and its recovery;
+//   - truncate.go: TruncateAfter; prune.go: PruneBefore;
+//   - handle.go: a reference-counted open file and the I/O helpers; fault.go:
+//     the latched fault; errors.go: ErrNotFound, ErrClosed, CorruptError.
+//
+// Concurrency: Read, ReadLoc, Lookup, Bounds and Files may run from any
+// number of goroutines, concurrently with one writer. Append, TruncateAfter,
+// PruneBefore and Close are called by one goroutine at a time; Sync may be
+// called from any number of goroutines, concurrently with them (but not with
+// Close).
+//
+// Invariants:
+//   - The log holds consecutive blocks first..last, in files whose blocks
+//     follow one another; every file but the last is sealed and holds
+//     exactly its capacity. Open refuses (a *CorruptError naming the file
+//     and offset) a gap, a short or corrupt sealed file, never dropping it.
+//   - A block Sync reported durable is found by Open after a crash, with
+//     its bytes, unless TruncateAfter or PruneBefore dropped it. A crash
+//     at any moment, also midway through a seal, a TruncateAfter or a
+//     PruneBefore, reopens to consecutive blocks that are a prefix of what
+//     was appended (or, mid-TruncateAfter, of the log before it): a torn
+//     tail of the last file is cut, never a block in the middle.
+//   - Nothing past the last valid record of the open file is ever a valid
+//     record: Open and TruncateAfter cut a tail (truncate, or zeros where
+//     the file system cannot truncate) and fsync the cut before anything is
+//     appended over it.
+//   - A block is visible to readers only once its record is written whole;
+//     a failed Append leaves nothing visible. The first failed write, sync,
+//     rename or removal is latched: later writes are refused, reads go on.
+//   - Read checks a record against its checksum; an index chunk is checked
+//     against its checksum when a lookup reads it. Nothing here panics on
+//     bytes read from disk.
+//   - A reader never sees a closed file (files are reference-counted) nor
+//     bytes changed under it (TruncateAfter bumps an epoch first; the read
+//     starts over).
+package segment
