@@ -16,7 +16,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure Strata under load and judge it against the shipping contract"}
-	cmd.AddCommand(newBenchRunCmd(), newBenchProofsCmd(), newBenchCatchupCmd(), newBenchTiersCmd(), newBenchSoakCmd(), newBenchCrashCmd())
+	cmd.AddCommand(newBenchRunCmd(), newBenchProofsCmd(), newBenchCatchupCmd(), newBenchTiersCmd(), newBenchSoakCmd(), newBenchCrashCmd(), newBenchStoreCmd())
 	return cmd
 }
 
