@@ -19,6 +19,7 @@ func newBenchStoreCmd() *cobra.Command {
 		cfg       bench.StoreCompareConfig
 		source    string
 		fullEvery []uint
+		noV1      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "store",
@@ -42,7 +43,9 @@ the source's header root. Prints the medians side by side.`,
 				return err
 			}
 			cfg.Source, cfg.SourceName = storeSource{src}, source
-			cfg.Engines = []bench.Engine{{Name: "v1", Open: openV1Engine}}
+			if !noV1 {
+				cfg.Engines = []bench.Engine{{Name: "v1", Open: openV1Engine}}
+			}
 			for _, k := range fullEvery {
 				name := "v2"
 				if len(fullEvery) > 1 {
@@ -60,6 +63,7 @@ the source's header root. Prints the medians side by side.`,
 	f.IntVar(&cfg.Repeat, "repeat", 1, "runs per layout, alternating")
 	f.DurationVar(&cfg.BlockTime, "block-time", 200*time.Millisecond, "ingest paces blocks at this interval (0: back to back)")
 	f.UintSliceVar(&fullEvery, "v2-full-every", []uint{uint(archive.DefaultConfig().FullEvery)}, "v2's full-copy interval k; several values compare several v2 stores")
+	f.BoolVar(&noV1, "no-v1", false, "measure the v2 stores only")
 	f.Uint64Var(&cfg.FullGas, "full-gas", 25_000_000, "gas from which a block is full (its figures are also reported alone)")
 	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of each layout's first run to PREFIX.LAYOUT.pprof")
 	_ = cmd.MarkFlagRequired("source")

@@ -3,7 +3,9 @@ package archive
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -90,54 +92,38 @@ func applyUpdate(src headSource, parentRoot common.Hash, u *history.BlockUpdate)
 		return nil, fmt.Errorf("open account trie %s: %w", parentRoot, err)
 	}
 	c := &change{read: db, nodes: trienode.NewMergedNodeSet(), accounts: map[common.Hash][]byte{}, storage: map[common.Hash]map[common.Hash][]byte{}}
+	accounts, err := c.prepare(db, parentRoot, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.applyStorageTries(db, parentRoot, accounts); err != nil {
+		return nil, err
+	}
 	var deleted []common.Hash
-	for _, addrHash := range history.SortedHashes(u.Accounts) {
-		ch := u.Accounts[addrHash]
-		if ch == nil {
-			return nil, fmt.Errorf("account %s: nil change", addrHash)
-		}
-		prev, err := headAccount(src, addrHash)
-		if err != nil {
-			return nil, err
-		}
-		storageRoot := types.EmptyRootHash
-		if prev != nil {
-			storageRoot = prev.Root
-		}
-		if (ch.Deleted || ch.Wiped) && storageRoot != types.EmptyRootHash {
-			if err := c.wipe(db, parentRoot, addrHash, storageRoot); err != nil {
-				return nil, err
-			}
-			storageRoot = types.EmptyRootHash
-		}
-		if ch.Deleted {
-			if prev != nil {
-				deleted = append(deleted, addrHash)
-				c.accounts[addrHash] = nil
+	for _, a := range accounts {
+		if a.ch.Deleted {
+			if a.prev != nil {
+				deleted = append(deleted, a.addrHash)
+				c.accounts[a.addrHash] = nil
 			}
 			continue
 		}
-		if len(ch.Storage) > 0 {
-			if storageRoot, err = c.applyStorage(db, parentRoot, addrHash, storageRoot, ch.Storage); err != nil {
-				return nil, err
-			}
-		}
 		acc := types.StateAccount{Balance: new(uint256.Int), CodeHash: types.EmptyCodeHash.Bytes()}
-		if prev != nil {
-			acc = *prev
+		if a.prev != nil {
+			acc = *a.prev
 		}
-		acc.Root = storageRoot
-		if ch.Account != nil {
-			acc.Nonce, acc.Balance, acc.CodeHash = ch.Account.Nonce, ch.Account.Balance.Clone(), ch.Account.CodeHash.Bytes()
+		acc.Root = a.storageRoot
+		if a.ch.Account != nil {
+			acc.Nonce, acc.Balance, acc.CodeHash = a.ch.Account.Nonce, a.ch.Account.Balance.Clone(), a.ch.Account.CodeHash.Bytes()
 		}
 		full, err := rlp.EncodeToBytes(&acc)
 		if err != nil {
 			return nil, err
 		}
-		if err := accTrie.Update(addrHash[:], full); err != nil {
-			return nil, fmt.Errorf("update account %s: %w", addrHash, err)
+		if err := accTrie.Update(a.addrHash[:], full); err != nil {
+			return nil, fmt.Errorf("update account %s: %w", a.addrHash, err)
 		}
-		c.accounts[addrHash] = types.SlimAccountRLP(acc)
+		c.accounts[a.addrHash] = types.SlimAccountRLP(acc)
 	}
 	for _, addrHash := range deleted {
 		if err := accTrie.Delete(addrHash[:]); err != nil {
@@ -150,6 +136,133 @@ func applyUpdate(src headSource, parentRoot common.Hash, u *history.BlockUpdate)
 	}
 	c.root = root
 	return c, nil
+}
+
+// accountWork is one account's part of a block: its change, its state
+// before the block and its storage root after it.
+type accountWork struct {
+	addrHash    common.Hash
+	ch          *history.AccountChange
+	prev        *types.StateAccount
+	storageRoot common.Hash // before the storage changes, then after them
+	// what applying the storage changes produced (applyStorageTries)
+	set  *trienode.NodeSet
+	flat map[common.Hash][]byte
+}
+
+// prepare reads every changed account's state before the block and wipes
+// the storage of those deleted or re-created, in address-hash order.
+func (c *change) prepare(db *headNodes, parentRoot common.Hash, u *history.BlockUpdate) ([]*accountWork, error) {
+	out := make([]*accountWork, 0, len(u.Accounts))
+	for _, addrHash := range history.SortedHashes(u.Accounts) {
+		ch := u.Accounts[addrHash]
+		if ch == nil {
+			return nil, fmt.Errorf("account %s: nil change", addrHash)
+		}
+		prev, err := headAccount(db.src, addrHash)
+		if err != nil {
+			return nil, err
+		}
+		a := &accountWork{addrHash: addrHash, ch: ch, prev: prev, storageRoot: types.EmptyRootHash}
+		if prev != nil {
+			a.storageRoot = prev.Root
+		}
+		if (ch.Deleted || ch.Wiped) && a.storageRoot != types.EmptyRootHash {
+			if err := c.wipe(db, parentRoot, addrHash, a.storageRoot); err != nil {
+				return nil, err
+			}
+			a.storageRoot = types.EmptyRootHash
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// applyStorageTries applies every account's slot changes. Storage tries do
+// not depend on each other, so they are updated and hashed on every core;
+// their results are merged in address-hash order, so the block's change is
+// the same however the work was scheduled.
+func (c *change) applyStorageTries(db *headNodes, stateRoot common.Hash, accounts []*accountWork) error {
+	var work []*accountWork
+	for _, a := range accounts {
+		if !a.ch.Deleted && len(a.ch.Storage) > 0 {
+			work = append(work, a)
+		}
+	}
+	var (
+		wg       sync.WaitGroup
+		next     atomic.Int64
+		errMu    sync.Mutex
+		firstErr error
+	)
+	workers := min(runtime.GOMAXPROCS(0), len(work))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(work) {
+					return
+				}
+				if err := applyStorage(db, stateRoot, work[i]); err != nil {
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					errMu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	for _, a := range work {
+		flat := c.slots(a.addrHash)
+		for k, v := range a.flat {
+			flat[k] = v
+		}
+		if err := c.merge(a.set); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyStorage applies a's slot changes to its storage trie, updates
+// before deletions as StateDB orders them, and keeps the new root, the
+// trie's node set and the flat values in a.
+func applyStorage(db *headNodes, stateRoot common.Hash, a *accountWork) error {
+	tr, err := trie.New(trie.StorageTrieID(stateRoot, a.addrHash, a.storageRoot), db)
+	if err != nil {
+		return fmt.Errorf("open storage trie of %s at %s: %w", a.addrHash, a.storageRoot, err)
+	}
+	a.flat = make(map[common.Hash][]byte, len(a.ch.Storage))
+	var deletions []common.Hash
+	for _, k := range history.SortedHashes(a.ch.Storage) {
+		v := a.ch.Storage[k]
+		if v == (common.Hash{}) {
+			deletions = append(deletions, k)
+			a.flat[k] = nil
+			continue
+		}
+		trimmed := common.TrimLeftZeroes(v[:])
+		leaf, _ := rlp.EncodeToBytes(trimmed)
+		if err := tr.Update(k[:], leaf); err != nil {
+			return fmt.Errorf("storage %s/%s: %w", a.addrHash, k, err)
+		}
+		a.flat[k] = trimmed
+	}
+	for _, k := range deletions {
+		if err := tr.Delete(k[:]); err != nil {
+			return fmt.Errorf("storage %s/%s: %w", a.addrHash, k, err)
+		}
+	}
+	a.storageRoot, a.set = tr.Commit(false)
+	return nil
 }
 
 func (c *change) merge(set *trienode.NodeSet) error {
@@ -166,38 +279,6 @@ func (c *change) slots(addrHash common.Hash) map[common.Hash][]byte {
 		c.storage[addrHash] = m
 	}
 	return m
-}
-
-// applyStorage applies slot changes to the storage trie of addrHash at root
-// and returns the new storage root.
-func (c *change) applyStorage(db *headNodes, stateRoot, addrHash, root common.Hash, slots map[common.Hash]common.Hash) (common.Hash, error) {
-	tr, err := trie.New(trie.StorageTrieID(stateRoot, addrHash, root), db)
-	if err != nil {
-		return common.Hash{}, fmt.Errorf("open storage trie of %s at %s: %w", addrHash, root, err)
-	}
-	flat := c.slots(addrHash)
-	var deletions []common.Hash
-	for _, k := range history.SortedHashes(slots) {
-		v := slots[k]
-		if v == (common.Hash{}) {
-			deletions = append(deletions, k)
-			flat[k] = nil
-			continue
-		}
-		trimmed := common.TrimLeftZeroes(v[:])
-		leaf, _ := rlp.EncodeToBytes(trimmed)
-		if err := tr.Update(k[:], leaf); err != nil {
-			return common.Hash{}, fmt.Errorf("storage %s/%s: %w", addrHash, k, err)
-		}
-		flat[k] = trimmed
-	}
-	for _, k := range deletions {
-		if err := tr.Delete(k[:]); err != nil {
-			return common.Hash{}, fmt.Errorf("storage %s/%s: %w", addrHash, k, err)
-		}
-	}
-	newRoot, set := tr.Commit(false)
-	return newRoot, c.merge(set)
 }
 
 // wipe deletes every node and slot of the storage trie of addrHash at root:
