@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,7 +34,8 @@ func selfBlock(n uint64, v uint32) rec {
 }
 
 // TestConcurrentReads runs readers (Read, Lookup, ReadLoc, Bounds, Files)
-// and Sync callers against one writer that appends, truncates and prunes:
+// and Sync callers against one writer that appends, truncates and prunes,
+// and background seals that take a while:
 // a read returns the right bytes of some version of the block, or
 // ErrNotFound, never other bytes, an error or a panic. Run it with -race.
 func TestConcurrentReads(t *testing.T) {
@@ -47,6 +49,9 @@ func TestConcurrentReads(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := mustOpen(t, tc.fs(t))
 			defer l.Close()
+			// Seals start late, so that reads, Sync, TruncateAfter,
+			// PruneBefore and the next roll race a seal under way.
+			l.sealStart = func(uint64) { runtime.Gosched() }
 			var done atomic.Bool
 			var reorgs atomic.Uint64 // bumped before and after each TruncateAfter
 			var top atomic.Uint64    // the highest block ever appended

@@ -16,17 +16,20 @@
 //
 // A file holds blocks First..First+capacity-1 (Options.BlocksPerFile when
 // it was created). The last file is the open one: its keys are indexed in
-// memory. The Append of the first block past it seals it: the file is
-// fsynced, its index written, synced and renamed into place, the directory
-// synced; then the next file is created.
+// memory. The Append of the first block past it fsyncs it (unless a Sync
+// covered it already), creates the next file and hands the full one to a
+// background seal: its index is built, written, synced and renamed into
+// place, the directory synced, while the file is still served from its keys
+// in memory; one seal at a time (seal.go).
 //
 // Files, one concept each:
-//   - log.go: Options, the types, the Log and its view, Append (and seal),
+//   - log.go: Options, the types, the Log and its view, Append (and roll),
 //     Bounds, Files, Close;
 //   - record.go: the .seg framing and the scan of a file's records;
 //     active.go: the open file's tables and in-memory key index;
 //   - index.go: the .idx (built, written, loaded, searched); bloom.go: its
 //     bloom filter;
+//   - seal.go: the background seal of a full file;
 //   - read.go: Read, ReadLoc, Lookup and how reads live with the writer;
 //   - sync.go: Sync's group commit; recover.go: Open and its recovery;
 //   - truncate.go: TruncateAfter; prune.go: PruneBefore;
@@ -37,11 +40,16 @@
 // number of goroutines, concurrently with one writer. Append, TruncateAfter,
 // PruneBefore and Close are called by one goroutine at a time; Sync may be
 // called from any number of goroutines, concurrently with them (but not with
-// Close).
+// Close). The background seal runs concurrently with all of them; the
+// writer waits for it only where it must (seal.go).
+//
+// Every file but the last is whole on disk before the next file is created,
+// and sealed or being sealed.
 //
 // Invariants:
 //   - The log holds consecutive blocks first..last, in files whose blocks
-//     follow one another; every file but the last is sealed and holds
+//     follow one another; every file but the last is sealed (or being
+//     sealed, see seal.go) and holds
 //     exactly its capacity. Open refuses (a *CorruptError naming the file
 //     and offset) a gap, a short or corrupt sealed file, never dropping it.
 //   - A block Sync reported durable is found by Open after a crash, with

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -136,30 +137,55 @@ func TestFaults(t *testing.T) {
 		},
 		{
 			name: "index write", kind: errorfs.OpFileWriteAt, part: ".idx",
-			act:    sealAct,
-			errHas: "append block 12: write 00000000000000000008.idx at 0",
+			act:    sealThen(true, func(l *Log) error { return l.Sync() }),
+			errHas: "sync: the log stopped writing after a fault: seal 00000000000000000008.seg: write 00000000000000000008.idx at 0",
+		},
+		{
+			name: "index sync", kind: errorfs.OpFileSync, part: ".idx",
+			act: sealThen(true, func(l *Log) error {
+				r := newGen(9, 1, 50).block(13)
+				return l.Append(13, r.payload, r.keys)
+			}),
+			errHas: "append block 13: the log stopped writing after a fault: seal 00000000000000000008.seg: sync 00000000000000000008.idx",
 		},
 		{
 			name: "index rename", kind: errorfs.OpRename, part: ".idx.tmp",
-			act:    sealAct,
-			errHas: "append block 12: rename 00000000000000000008.idx.tmp",
+			act:    sealThen(true, nil),
+			errHas: "seal 00000000000000000008.seg: rename 00000000000000000008.idx.tmp",
 			reopen: func(t *testing.T, l *Log, m *model) *model {
 				require.Contains(t, l.Recovered().Removed, "00000000000000000008.idx.tmp")
+				require.Contains(t, l.Recovered().Rebuilt[0], "00000000000000000008.idx (missing)")
 				return nil
 			},
 		},
 		{
 			name: "directory sync", kind: errorfs.OpFileSync, part: "=log",
-			act:    sealAct,
-			errHas: "append block 12: sync directory log",
+			act:    sealThen(true, nil),
+			errHas: "seal 00000000000000000008.seg: sync directory log",
+		},
+		{
+			// TruncateAfter into the file being sealed waits for the seal,
+			// which fails: the truncation is refused with the fault.
+			name: "truncate waits for a failing seal", kind: errorfs.OpFileWriteAt, part: ".idx",
+			act:    sealThen(false, func(l *Log) error { return l.TruncateAfter(9) }),
+			errHas: "truncate after block 9: the log stopped writing after a fault: seal 00000000000000000008.seg: write 00000000000000000008.idx",
+		},
+		{
+			// PruneBefore past the file being sealed waits for the seal.
+			name: "prune waits for a failing seal", kind: errorfs.OpCreate, part: ".idx",
+			act: sealThen(false, func(l *Log) error {
+				_, err := l.PruneBefore(100)
+				return err
+			}),
+			errHas: "prune before block 100: the log stopped writing after a fault: seal 00000000000000000008.seg: create 00000000000000000008.idx.tmp",
 		},
 		{
 			name: "create next file", kind: errorfs.OpCreate, part: ".seg",
 			act:    sealAct,
 			errHas: "append block 12: create 00000000000000000012.seg",
 			reopen: func(t *testing.T, l *Log, m *model) *model {
-				// The index written by the seal is the last file's: removed.
-				require.Contains(t, l.Recovered().Removed, "00000000000000000008.idx")
+				// File 8 was not handed to a seal: it is still the last.
+				require.True(t, l.Recovered().Empty(), "%v", l.Recovered())
 				return nil
 			},
 		},
@@ -191,6 +217,7 @@ func TestFaults(t *testing.T) {
 			g := newGen(3, 6, 2000)
 			appendN(t, l, m, g, 0, 9)
 			require.NoError(t, l.Sync())
+			l.waitSeal() // file 4's, started by block 8's Append
 			inj.armed.Store(true)
 			partial.Store(true)
 
@@ -234,7 +261,8 @@ func TestFaults(t *testing.T) {
 }
 
 // sealAct appends blocks 10 and 11 (file 8 is then full) and 12, whose
-// Append seals file 8.
+// Append fsyncs file 8 (blocks 10 and 11 were not synced) and hands it to
+// the background seal.
 func sealAct(l *Log, m *model, g *gen) error {
 	for n := uint64(10); n <= 12; n++ {
 		r := g.block(n)
@@ -242,6 +270,55 @@ func sealAct(l *Log, m *model, g *gen) error {
 			return err
 		}
 		m.append(n, r)
+	}
+	return nil
+}
+
+// sealThen runs sealAct with the background seal of file 8 held, checks
+// that the Append of block 12 returned at once and that reads are served
+// (file 8 from its keys in memory), then waits for the seal if wait is
+// set (else next is what lets it run), and returns next's error, or (nil)
+// the fault the seal latched.
+func sealThen(wait bool, next func(l *Log) error) func(l *Log, m *model, g *gen) error {
+	return func(l *Log, m *model, g *gen) error {
+		holdSeals(l)
+		if err := sealAct(l, m, g); err != nil {
+			return fmt.Errorf("the seal's Append failed: %w", err)
+		}
+		if l.Health() != nil {
+			return fmt.Errorf("a fault before the seal ran: %w", l.Health())
+		}
+		if err := checkErr(l, m); err != nil {
+			return fmt.Errorf("reads during the seal: %w", err)
+		}
+		if wait {
+			l.waitSeal()
+		}
+		if next != nil {
+			return next(l)
+		}
+		return l.Health()
+	}
+}
+
+// checkErr is a short check of the log against m, as an error: every
+// block read, every key looked up after the block before.
+func checkErr(l *Log, m *model) error {
+	for n := m.first; n <= m.last; n++ {
+		got, err := l.Read(n)
+		if err != nil || !bytes.Equal(got, m.blocks[n].payload) {
+			return fmt.Errorf("read %d: %v", n, err)
+		}
+		for _, e := range m.blocks[n].keys {
+			if n == 0 {
+				break
+			}
+			want, _ := m.lookup(e.Key, n-1)
+			loc, ok, err := l.Lookup(e.Key, n-1)
+			if err != nil || !ok || loc != want {
+				return fmt.Errorf("lookup %#x after %d: %v %v %v, want %v", e.Key, n-1, loc, ok, err, want)
+			}
+		}
 	}
 	return nil
 }

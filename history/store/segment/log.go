@@ -75,7 +75,11 @@ type Log struct {
 	// deleted after.
 	mu     sync.RWMutex
 	sealed []*sealedFile // ascending; copy-on-write but for appending a sealed file
-	active *activeFile   // the last file; nil iff the log is empty
+	// closing is the full file being sealed in the background (seal.go),
+	// between the sealed files and the active one; nil when none. It is
+	// served from its in-memory keys until its index is in place.
+	closing *activeFile
+	active  *activeFile // the last file; nil iff the log is empty
 
 	// epoch is bumped (under mu, write) before TruncateAfter changes bytes
 	// of a file in place: a reader that read such bytes sees a new epoch
@@ -91,6 +95,16 @@ type Log struct {
 	syncer   syncer
 
 	buf []byte // the writer's record buffer
+
+	// The background seal (seal.go): sealDone is closed when the seal of
+	// closing ends (nil if none was started since the last wait). The
+	// writer alone reads and writes it.
+	sealDone chan struct{}
+	// Test knobs, set before the first Append: sealStart runs in the
+	// sealer before it touches the file; sealWait runs in the writer
+	// before it waits for the sealer.
+	sealStart func(first uint64)
+	sealWait  func()
 }
 
 func segName(first uint64) string      { return fmt.Sprintf("%020d.seg", first) }
@@ -125,6 +139,9 @@ func (l *Log) boundsLocked() (first, last uint64, ok bool) {
 		return 0, 0, false
 	}
 	first = l.active.first
+	if l.closing != nil {
+		first = l.closing.first
+	}
 	if len(l.sealed) > 0 {
 		first = l.sealed[0].first
 	}
@@ -132,13 +149,17 @@ func (l *Log) boundsLocked() (first, last uint64, ok bool) {
 }
 
 // Files describes the log's files, in block order; the last is the open
-// one.
+// one. A full file whose seal is under way (see seal.go) is not Sealed yet
+// and has no IndexBytes.
 func (l *Log) Files() []FileInfo {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	out := make([]FileInfo, 0, len(l.sealed)+1)
+	out := make([]FileInfo, 0, len(l.sealed)+2)
 	for _, f := range l.sealed {
 		out = append(out, FileInfo{First: f.first, Last: f.last(), Bytes: f.segBytes, IndexBytes: f.idxBytes, Sealed: true, Name: f.name})
+	}
+	if c := l.closing; c != nil {
+		out = append(out, FileInfo{First: c.first, Last: c.last(), Bytes: c.end, Name: c.name})
 	}
 	if a := l.active; a != nil {
 		out = append(out, FileInfo{First: a.first, Last: a.last(), Bytes: a.end, Name: a.name})
@@ -156,8 +177,13 @@ func (l *Log) Recovered() Report { return l.report }
 // Sync makes it durable. It is visible to Read and Lookup when Append
 // returns; a block whose Append fails is not.
 //
-// The Append of the first block past the open file's capacity seals that
-// file first: fsyncs it and writes its index (see seal).
+// The Append of the first block past the open file's capacity creates the
+// next file and hands the full one to a background seal (see seal.go): it
+// does not wait for the index to be built and written. It fsyncs the full
+// file first unless a Sync already covered its last block, and waits only
+// if the seal of the file before is still under way (at most one file is
+// closed but unsealed at a time, so memory stays bounded); with files of
+// hundreds of blocks that seal ended long before.
 func (l *Log) Append(block uint64, payload []byte, keys []Entry) error {
 	what := fmt.Sprintf("append block %d", block)
 	if err := l.writeErr(what); err != nil {
@@ -190,28 +216,39 @@ func (l *Log) Append(block uint64, payload []byte, keys []Entry) error {
 	}
 
 	// A new file: the first block of the log, or the open file is full.
-	var sf *sealedFile
 	if a != nil {
-		var err error
-		if sf, err = l.seal(a); err != nil {
-			return l.fail(what, err)
+		// At most one file is being sealed: wait for the one before.
+		l.waitSeal()
+		if err := l.writeErr(what); err != nil {
+			return err
+		}
+		// a must be whole on disk before the next file exists: a crash may
+		// keep the next file's directory entry and lose a's unsynced tail,
+		// and a file that is not the last must be whole (Open refuses a
+		// short one). A Sync that covered a's last block did it already
+		// (the usual case: the caller syncs every block); else a is
+		// fsynced here.
+		if !l.opts.NoSync && !l.synced(l.appended.Load()) {
+			if err := a.seg.sync(); err != nil {
+				return l.fail(what, err)
+			}
 		}
 	}
 	na, err := l.createFile(block, rec)
 	if err != nil {
-		if sf != nil {
-			sf.idx.release()
-		}
 		return l.fail(what, err)
 	}
 	na.addEntries(blockLoc{off: fileHeaderSize, plen: uint32(len(payload)), nkeys: uint32(len(keys))}, keys)
 	l.mu.Lock()
-	if sf != nil {
-		l.sealed = append(l.sealed, sf) // readers' slices end before the new element
+	if a != nil {
+		l.closing = a // served from its keys in memory until sealed
 	}
 	l.active = na
 	l.mu.Unlock()
 	l.appended.Add(1)
+	if a != nil {
+		l.startSeal(a)
+	}
 	return nil
 }
 
@@ -255,45 +292,29 @@ func (l *Log) createFile(first uint64, rec []byte) (*activeFile, error) {
 	return newActiveFile(name, first, capacity, h, true), nil
 }
 
-// seal makes the full open file a sealed one: fsyncs it, then writes its
-// index (synced, renamed into place, the directory synced). After it, a
-// crash keeps the whole file: the next file is created only once seal has
-// returned. The file stays the open one in the view until the caller
-// publishes the returned sealedFile, which shares a.seg.
-func (l *Log) seal(a *activeFile) (*sealedFile, error) {
-	if !l.opts.NoSync {
-		if err := a.seg.sync(); err != nil {
-			return nil, err
-		}
-	}
-	data, sf := buildIndex(a.name, a.first, a.capacity, a.blocks, a.entries, a.end, l.opts.BloomBitsPerKey)
-	idx, err := l.writeIndex(a.first, data)
-	if err != nil {
-		return nil, err
-	}
-	sf.seg, sf.idx = a.seg, idx
-	return sf, nil
-}
-
-// Close closes the log: it syncs what was appended (unless NoSync or a
-// fault), then closes the files (a read under way finishes first). Every
-// later call returns ErrClosed. Close must not run concurrently with other
-// writes or Sync.
+// Close closes the log: it waits for a seal under way, syncs what was
+// appended (unless NoSync or a fault), then closes the files (a read under
+// way finishes first). Every later call returns ErrClosed. Close must not
+// run concurrently with other writes or Sync.
 func (l *Log) Close() error {
 	if l.closed.Load() {
 		return nil
 	}
+	l.waitSeal()
 	var err error
 	if l.fault.get() == nil {
 		err = l.Sync()
 	}
 	l.closed.Store(true)
 	l.mu.Lock()
-	sealed, active := l.sealed, l.active
-	l.sealed, l.active = nil, nil
+	sealed, closing, active := l.sealed, l.closing, l.active
+	l.sealed, l.closing, l.active = nil, nil, nil
 	l.mu.Unlock()
 	for _, f := range sealed {
 		f.release()
+	}
+	if closing != nil { // its seal failed
+		closing.seg.release()
 	}
 	if active != nil {
 		active.seg.release()

@@ -10,7 +10,8 @@ import (
 // PruneBefore deletes the whole files whose last block is before block,
 // oldest first, and returns the bytes they held (.seg records and .idx). It
 // never deletes part of a file, nor the open file: the log keeps its last
-// block. Each .seg removal is made durable (directory fsync) before the next,
+// block (nor a full file whose background seal is under way, unless block
+// is past it: then the seal is waited for). Each .seg removal is made durable (directory fsync) before the next,
 // so a crash midway leaves the newer files, consecutive; an .idx left
 // without its .seg is removed by Open. A reader still reading a deleted file
 // finishes on its open descriptor.
@@ -20,8 +21,19 @@ func (l *Log) PruneBefore(block uint64) (removed int64, err error) {
 		return 0, err
 	}
 	l.mu.RLock()
-	sealed := l.sealed
+	sealed, closing := l.sealed, l.closing
 	l.mu.RUnlock()
+	if closing != nil && closing.last() < block && l.sealDone != nil {
+		// The file being sealed goes too: wait for its seal (seal.go).
+		// Else a seal under way goes on: it only appends to sealed.
+		l.waitSeal()
+		if err := l.writeErr(what); err != nil {
+			return 0, err
+		}
+		l.mu.RLock()
+		sealed = l.sealed
+		l.mu.RUnlock()
+	}
 	for len(sealed) > 0 && sealed[0].last() < block {
 		f := sealed[0]
 		if err := l.fs.Remove(l.path(f.name)); err != nil && !errors.Is(err, iofs.ErrNotExist) {

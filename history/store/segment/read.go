@@ -44,6 +44,9 @@ func (l *Log) find(block uint64) (recRef, error) {
 			return r, ErrNotFound
 		}
 		r.h, r.loc = a.seg, a.blocks[block-a.first]
+	case l.closing != nil && block >= l.closing.first:
+		c := l.closing
+		r.h, r.loc = c.seg, c.blocks[block-c.first]
 	default:
 		i := sort.Search(len(l.sealed), func(i int) bool { return l.sealed[i].last() >= block })
 		if i == len(l.sealed) || block < l.sealed[i].first {
@@ -116,7 +119,8 @@ func (l *Log) ReadLoc(loc Loc) ([]byte, error) {
 // is false if no block after after has key. It walks the files from the one
 // holding after+1: a sealed file whose bloom filter rules key out costs no
 // read, one that may hold it costs one read of a chunk of its sorted keys;
-// the open file's keys are in memory.
+// the open file's keys are in memory (and so are those of a full file until
+// its background seal ends).
 func (l *Log) Lookup(key uint64, after uint64) (Loc, bool, error) {
 	if after == math.MaxUint64 {
 		return Loc{}, false, nil
@@ -132,11 +136,15 @@ func (l *Log) Lookup(key uint64, after uint64) (Loc, bool, error) {
 	for _, f := range sealed {
 		f.idx.acquire()
 	}
-	// The open file is searched now, in the same view: its blocks follow
-	// every sealed one, so its answer counts only if theirs is none.
+	// The files with keys in memory (the one being sealed, the open one)
+	// are searched now, in the same view: their blocks follow every sealed
+	// one, so their answer counts only if the sealed files have none.
 	var aloc Loc
 	var aok bool
-	if l.active != nil {
+	if l.closing != nil {
+		aloc, aok = l.closing.lookup(key, after)
+	}
+	if l.active != nil && !aok {
 		aloc, aok = l.active.lookup(key, after)
 	}
 	l.mu.RUnlock()

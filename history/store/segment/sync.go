@@ -14,7 +14,8 @@ type syncer struct {
 }
 
 // Sync makes every block appended so far durable: it fsyncs the open file
-// (the sealed ones were fsynced when sealed) and the directory when a file
+// (a full file, being sealed in the background or sealed, was fsynced
+// whole before the next file was created) and the directory when a file
 // was created since its last fsync. Sync may be called from several
 // goroutines at once, also while the writer appends: concurrent callers
 // share fsyncs (see syncer). A failed fsync is latched (see fault.go).
@@ -93,5 +94,16 @@ func (l *Log) syncRound() (covered uint64, err error) {
 			return 0, err
 		}
 	}
+	// A fault latched meanwhile (by a background seal) is reported.
+	if err := l.fault.get(); err != nil {
+		return 0, err
+	}
 	return covered, nil
+}
+
+// synced reports whether a Sync round covered the first n Appends.
+func (l *Log) synced(n uint64) bool {
+	l.syncer.mu.Lock()
+	defer l.syncer.mu.Unlock()
+	return l.syncer.synced >= n
 }

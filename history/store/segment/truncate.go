@@ -22,7 +22,8 @@ import (
 //
 // A sealed file that becomes the last is opened again: its index is
 // removed and its keys are read back by a scan (a sealed file is the same
-// bytes as the open file it was).
+// bytes as the open file it was). A cut before the open file first waits
+// for a background seal under way (see seal.go).
 func (l *Log) TruncateAfter(block uint64) error {
 	what := fmt.Sprintf("truncate after block %d", block)
 	if err := l.writeErr(what); err != nil {
@@ -49,7 +50,22 @@ func (l *Log) TruncateAfter(block uint64) error {
 		return nil
 	}
 
-	// block is before the open file: sealed[i] is the file holding it,
+	// block is before the open file: a seal under way is waited for (its
+	// file is cut or removed below, as a sealed one), then the view read
+	// again. A reorg deeper than the open file is rare, and one right
+	// after a roll rarer still.
+	if l.sealDone != nil {
+		l.waitSeal()
+		if err := l.writeErr(what); err != nil {
+			return err
+		}
+		l.mu.RLock()
+		first, _, _ = l.boundsLocked()
+		a, sealed = l.active, l.sealed
+		l.mu.RUnlock()
+	}
+
+	// sealed[i] is the file holding block,
 	// which becomes the open file again (the last file is always the open
 	// one), or the first file when block is before it.
 	i := sort.Search(len(sealed), func(i int) bool { return sealed[i].last() >= block })
