@@ -111,6 +111,7 @@ func (e v2Engine) Lines() map[string]uint64 {
 	hist, index := e.HistoryFiles()
 	return map[string]uint64{
 		"state history records":       u.HistoryBytes,
+		"state history full copies":   u.FullBytes,
 		"state history files":         uint64(hist),
 		"state history index":         uint64(index),
 		"bodies and receipts":         u.ChainBytes,

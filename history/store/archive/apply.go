@@ -96,7 +96,13 @@ func applyUpdate(src headSource, parentRoot common.Hash, u *history.BlockUpdate)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.applyStorageTries(db, parentRoot, accounts); err != nil {
+	// While the storage tries are hashed, another goroutine walks the
+	// account trie to every changed account, so the nodes the update below
+	// needs are in memory by then (go-ethereum's prefetcher does the same).
+	prefetched := prefetchAccounts(db, parentRoot, accounts)
+	err = c.applyStorageTries(db, parentRoot, accounts)
+	<-prefetched
+	if err != nil {
 		return nil, err
 	}
 	var deleted []common.Hash
@@ -136,6 +142,26 @@ func applyUpdate(src headSource, parentRoot common.Hash, u *history.BlockUpdate)
 	}
 	c.root = root
 	return c, nil
+}
+
+// prefetchAccounts reads the account trie's path to each account on its
+// own trie, for the nodes to be in the head view's caches when the real
+// update walks the same paths; errors are left for that update to meet.
+func prefetchAccounts(db *headNodes, root common.Hash, accounts []*accountWork) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tr, err := trie.New(trie.StateTrieID(root), db)
+		if err != nil {
+			return
+		}
+		for _, a := range accounts {
+			if _, err := tr.Get(a.addrHash[:]); err != nil {
+				return
+			}
+		}
+	}()
+	return done
 }
 
 // accountWork is one account's part of a block: its change, its state

@@ -37,6 +37,7 @@ func phase(owner common.Hash, path string, k uint64) uint64 {
 // recordStats counts what a record holds.
 type recordStats struct {
 	entries, full int
+	fullBytes     int // bytes of the full copies
 }
 
 // buildRecord writes block's record: the pre-value of every node in nodes,
@@ -80,6 +81,7 @@ func buildRecord(src headSource, read *headNodes, block, k uint64, nodes *trieno
 			}
 			if nodediff.IsFull(payload[off:]) {
 				st.full++
+				st.fullBytes += len(payload) - off
 			}
 			st.entries++
 			keys = append(keys, segment.Entry{Key: nodeKey(preHash), Off: uint32(off), Len: uint32(len(payload) - off)})

@@ -16,6 +16,7 @@ type Usage struct {
 	HistoryBytes   uint64        // history records appended (reverse node diffs)
 	HistoryEntries uint64        // node versions in them
 	FullEntries    uint64        // of which full copies
+	FullBytes      uint64        // and their bytes
 	ChainBytes     uint64        // bodies and receipts (RLP)
 	ForwardBytes   uint64        // forward updates (kept until flushed)
 	Flushes        uint64        // aggregated flushes
@@ -40,6 +41,7 @@ func (u *usage) record(bytes int, st recordStats) {
 	u.u.HistoryBytes += uint64(bytes)
 	u.u.HistoryEntries += uint64(st.entries)
 	u.u.FullEntries += uint64(st.full)
+	u.u.FullBytes += uint64(st.fullBytes)
 }
 
 func (u *usage) block(chain, forward int) {
