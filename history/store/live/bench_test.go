@@ -2,6 +2,7 @@ package live
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -200,4 +201,123 @@ func BenchmarkNode(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkFlush builds, and commits, the flush of 64 block-like layers
+// into a batch made by NewBatch (unsized, as the archive makes it), again
+// and again (each flush is aborted after its commit, so the next writes
+// the same), reporting per flush the time to build the batch and to commit
+// it.
+func BenchmarkFlush(b *testing.B) {
+	const layers, nodes = 64, 3765
+	rng := rand.New(rand.NewPCG(1, 2))
+	pool := newBenchBlobs(rng, 512)
+	pdb, d := openMem(b, 64<<20)
+	for i := range layers {
+		if err := d.Push(benchLayer(rng, pool, uint64(i+1), nodes)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var build, commit time.Duration
+	b.ResetTimer()
+	for range b.N {
+		batch := pdb.NewBatch()
+		t0 := time.Now()
+		if _, err := d.Flush(batch, layers); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := batch.Commit(pebble.NoSync); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if err := d.FlushAbort(); err != nil {
+			b.Fatal(err)
+		}
+		batch.Close()
+		build, commit = build+t1.Sub(t0), commit+t2.Sub(t1)
+	}
+	b.ReportMetric(float64(build.Microseconds())/float64(b.N)/1000, "build-ms/flush")
+	b.ReportMetric(float64(commit.Microseconds())/float64(b.N)/1000, "commit-ms/flush")
+}
+
+// BenchmarkPushDuringFlush measures Push latency while the flush of 64
+// block-like layers (build, commit, Flushed) runs in another goroutine, as
+// the archive's flusher will run it: each round pushes to 64 held layers
+// (those pushes time Push with no flush running), starts the flusher and
+// pushes one layer every 2 ms until it is done. It reports the latency
+// percentiles of both kinds of Push and the flush's duration, which is
+// what an inline flush adds to the block that triggers it.
+func BenchmarkPushDuringFlush(b *testing.B) {
+	const layers, nodes, pace = 64, 3765, 2 * time.Millisecond
+	rng := rand.New(rand.NewPCG(1, 2))
+	pool := newBenchBlobs(rng, 512)
+	src := make([]*Layer, layers)
+	for i := range src {
+		src[i] = benchLayer(rng, pool, uint64(i+1), nodes)
+	}
+	pdb, d := openMem(b, 64<<20)
+	block := uint64(0)
+	push := func() time.Duration {
+		block++
+		l := src[block%layers]
+		t0 := time.Now()
+		if err := d.Push(&Layer{Block: block, Root: l.Root, Nodes: l.Nodes, Accounts: l.Accounts, Storage: l.Storage}); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	var idle, during []time.Duration
+	var flushTime time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for d.Layers() < layers {
+			idle = append(idle, push())
+		}
+		upTo := block
+		done := make(chan error, 1)
+		t0 := time.Now()
+		go func() {
+			batch := pdb.NewBatch()
+			defer batch.Close()
+			if _, err := d.Flush(batch, upTo); err != nil {
+				done <- err
+				return
+			}
+			if err := batch.Commit(pebble.NoSync); err != nil {
+				done <- err
+				return
+			}
+			d.Flushed(upTo)
+			done <- nil
+		}()
+		for running := true; running; {
+			select {
+			case err := <-done:
+				if err != nil {
+					b.Fatal(err)
+				}
+				flushTime += time.Since(t0)
+				running = false
+			case <-time.After(pace):
+				during = append(during, push())
+			}
+		}
+	}
+	b.StopTimer()
+	pct := func(ds []time.Duration, p float64) float64 {
+		if len(ds) == 0 {
+			return 0
+		}
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return float64(s[min(len(s)-1, int(p*float64(len(s))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(flushTime.Microseconds())/float64(b.N)/1000, "flush-ms")
+	b.ReportMetric(float64(len(during))/float64(b.N), "pushes-during/flush")
+	b.ReportMetric(pct(during, 0.5), "during-p50-ms")
+	b.ReportMetric(pct(during, 0.99), "during-p99-ms")
+	b.ReportMetric(pct(during, 1), "during-max-ms")
+	b.ReportMetric(pct(idle, 0.5), "idle-p50-ms")
+	b.ReportMetric(pct(idle, 0.99), "idle-p99-ms")
 }

@@ -62,7 +62,10 @@ func (d *DB) bulkAllowed() error {
 	if n := d.Layers(); n > 0 {
 		return fmt.Errorf("live: bulk write with %d layers held", n)
 	}
-	if d.gen.Load()&1 == 1 {
+	d.mu.Lock()
+	inFlight := d.flush != nil
+	d.mu.Unlock()
+	if inFlight || d.gen.Load()&1 == 1 {
 		return errors.New("live: bulk write while a flush is pending")
 	}
 	return nil

@@ -32,9 +32,17 @@ var ErrUnwindTooDeep = errors.New("unwind below the disk layer")
 // DB is the head state: a disk layer in Pebble under diff layers in memory.
 //
 // Reads (Node, Account, Storage, Reader and the Reader's methods, Head,
-// Disk, Layers, MemBytes) may run concurrently with each other and with
-// the writer methods (Open, Push, Flush, Flushed, FlushAbort, Unwind, the
-// Bulk methods), which are serialised among themselves.
+// Disk, Layers, MemBytes, CacheStats) may run concurrently with each other
+// and with everything else. The writer methods are of two roles, each to
+// be called by one goroutine at a time:
+//   - the head writer: Push, Unwind, Open and the Bulk methods;
+//   - the flusher: Flush, then (after the caller's commit) Flushed or
+//     FlushAbort, in that goroutine.
+//
+// The two may run concurrently: Push goes on while a flush is in flight.
+// Unwind refuses to drop layers while one is (ErrFlushInFlight) and Open
+// refuses while one is; the caller runs them after Flushed or FlushAbort
+// returned. See doc.go.
 type DB struct {
 	db    *pebble.DB
 	keys  keys
@@ -54,10 +62,15 @@ type DB struct {
 	// read to the insertion (checked under the cache shard's lock).
 	gen atomic.Uint64
 
-	mu      sync.Mutex // serialises the writer methods
-	opened  bool
-	seq     uint64   // the last seq given to a diff
-	pending *pending // the flush written and not yet Flushed
+	// mu guards the fields below and the replacement of view: every new
+	// view is built from the current one and stored under it, so a Push
+	// racing Flushed never loses its layer. It is held briefly: Flush
+	// builds its batch, and Flushed updates the cache and trims the index,
+	// without it.
+	mu     sync.Mutex
+	opened bool
+	seq    uint64   // the last seq given to a diff
+	flush  *pending // the flush in flight (Flush to the end of Flushed or FlushAbort), nil when none
 }
 
 // New returns a DB over db with options o. It does no I/O; call Open.
@@ -81,7 +94,10 @@ func (d *DB) Open() error {
 		return err
 	}
 	v := d.view.Load()
-	if len(v.layers) > 0 || d.pending != nil {
+	if d.flush != nil {
+		return fmt.Errorf("live: open: %w", ErrFlushInFlight)
+	}
+	if len(v.layers) > 0 {
 		return fmt.Errorf("live: open with %d layers held", len(v.layers))
 	}
 	nv := &view{epoch: v.epoch}
@@ -134,11 +150,14 @@ func (d *DB) CacheStats() (hits, misses uint64, bytes int) {
 
 // Push makes l the newest layer. l.Block must be one past the head (any
 // block when the DB holds no state). The DB keeps l's maps and node sets:
-// they must not be modified afterwards.
+// they must not be modified afterwards. Push may run while a flush is in
+// flight (Flush, the commit, Flushed), in another goroutine.
 func (d *DB) Push(l *Layer) error {
 	if l == nil {
 		return errors.New("live: push of a nil layer")
 	}
+	// Flattening (and hashing) needs no lock; the seq is given below.
+	nd := newDiff(d.keys, 0, l)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.opened {
@@ -149,7 +168,7 @@ func (d *DB) Push(l *Layer) error {
 		return fmt.Errorf("live: push block %d: the head is block %d", l.Block, head)
 	}
 	d.seq++
-	nd := newDiff(d.keys, d.seq, l)
+	nd.seq = d.seq
 	// The index lists the layer before any view holds it (index.go).
 	d.index.add(nd)
 	layers := make([]*diff, len(v.layers), len(v.layers)+1)
@@ -160,9 +179,10 @@ func (d *DB) Push(l *Layer) error {
 }
 
 // Unwind drops the layers above block to. It refuses to go below the disk
-// layer (ErrUnwindTooDeep, wrapped with the depth it could reach) or below
-// a flush written and not yet Flushed. Unwinding to the head or above does
-// nothing.
+// layer (ErrUnwindTooDeep, wrapped with the depth it could reach), and to
+// drop any layer while a flush is in flight (ErrFlushInFlight, wrapped: it
+// does not wait; run it after Flushed or FlushAbort returned). Unwinding to
+// the head or above does nothing, in flight or not.
 func (d *DB) Unwind(to uint64) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -179,8 +199,8 @@ func (d *DB) Unwind(to uint64) error {
 		return fmt.Errorf("live: unwind to block %d from %d: it can go back to block %d (%d blocks): %w",
 			to, head, floor, head-floor, ErrUnwindTooDeep)
 	}
-	if d.pending != nil && to < d.pending.upTo {
-		return fmt.Errorf("live: unwind to block %d: a flush up to block %d is written and not yet Flushed", to, d.pending.upTo)
+	if p := d.flush; p != nil {
+		return fmt.Errorf("live: unwind to block %d: the flush up to block %d is not Flushed yet: %w", to, p.upTo, ErrFlushInFlight)
 	}
 	keep := 0
 	for keep < len(v.layers) && v.layers[keep].block <= to {
@@ -188,9 +208,9 @@ func (d *DB) Unwind(to uint64) error {
 	}
 	// The index moves to a new epoch first: a view of the old layer list
 	// then walks its own layers (index.go).
-	d.index.dropNewest(v.layers[keep:])
+	epoch := d.index.dropNewest(v.layers[keep:])
 	nv := v.with(v.layers[:keep:keep])
-	nv.epoch = d.index.current()
+	nv.epoch = epoch
 	d.view.Store(nv)
 	return nil
 }

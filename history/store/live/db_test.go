@@ -141,16 +141,43 @@ func TestWriterRules(t *testing.T) {
 			}
 			return err
 		}, ""},
-		{"unwind below pending flush", func(t *testing.T, pdb *pebble.DB, d *DB) error {
+		{"unwind while a flush is in flight", func(t *testing.T, pdb *pebble.DB, d *DB) error {
 			d.Push(emptyLayer(1))
 			d.Push(emptyLayer(2))
 			d.Push(emptyLayer(3))
 			d.Flush(pdb.NewBatch(), 2)
-			if err := d.Unwind(2); err != nil {
+			if err := d.Unwind(3); err != nil {
+				t.Fatalf("unwind to the head: %v", err)
+			}
+			err := d.Unwind(2)
+			if !errors.Is(err, ErrFlushInFlight) {
 				t.Fatalf("unwind above the flush: %v", err)
 			}
+			if d.Layers() != 3 {
+				t.Fatalf("%d layers after a refused unwind", d.Layers())
+			}
+			return err
+		}, "the flush up to block 2 is not Flushed yet"},
+		{"unwind after abort", func(t *testing.T, pdb *pebble.DB, d *DB) error {
+			d.Push(emptyLayer(1))
+			d.Push(emptyLayer(2))
+			d.Flush(pdb.NewBatch(), 1)
+			if err := d.FlushAbort(); err != nil {
+				t.Fatal(err)
+			}
 			return d.Unwind(1)
-		}, "not yet Flushed"},
+		}, ""},
+		{"open while a flush is in flight", func(t *testing.T, pdb *pebble.DB, d *DB) error {
+			d.Push(emptyLayer(1))
+			b := pdb.NewBatch()
+			d.Flush(b, 1)
+			b.Commit(pebble.NoSync)
+			if err := d.Open(); !errors.Is(err, ErrFlushInFlight) {
+				t.Fatalf("open: %v", err)
+			}
+			d.Flushed(1)
+			return d.Open()
+		}, ""},
 		{"unwind below disk", func(t *testing.T, pdb *pebble.DB, d *DB) error {
 			for b := uint64(1); b <= 4; b++ {
 				d.Push(emptyLayer(b))

@@ -18,8 +18,15 @@ import "sync"
 //
 // Push adds a layer's keys before the view holding it is published, so a
 // view never holds a layer the index (in its epoch) does not list; floor
-// and epoch move before the first entry is removed. Only the writer
-// mutates the index, under mu; it reads it without locking.
+// and epoch move before the first entry is removed. Push (add), Flushed
+// (dropOldest) and Unwind (dropNewest) mutate it under the write lock, and
+// Push may run while Flushed trims: add only appends refs newer than any
+// listed, dropOldest only removes refs from the front, each under the lock.
+// Readers and Flush (collect) read under the read lock, copying refs out.
+// Both long passes, collect and dropOldest, let go of the lock every so
+// many keys, so a Push waits for a chunk, not for the pass; a key Push adds
+// meanwhile may or may not be visited, and neither pass cares (its refs
+// are newer than the flush).
 type index struct {
 	mu    sync.RWMutex
 	epoch uint64
@@ -33,8 +40,13 @@ type ref struct {
 	i int32
 }
 
-// trimChunk is how many keys a removal handles before letting readers in.
-const trimChunk = 4096
+// trimChunk is how many keys a removal handles before letting readers and
+// Push in; collectChunk is the same for Flush's pass, which runs beside
+// Push and so holds the lock for less.
+const (
+	trimChunk    = 4096
+	collectChunk = 1024
+)
 
 func newIndex() *index { return &index{m: make(map[string][]ref)} }
 
@@ -85,15 +97,42 @@ func (x *index) dropOldest(maxSeq uint64) {
 	}
 }
 
-// dropNewest removes layers (the newest held, in push order) from every
-// list and starts a new epoch.
-func (x *index) dropNewest(layers []*diff) {
-	if len(layers) == 0 {
-		return
+// collect returns, for each key some layer with block <= upTo writes, its
+// newest value among those layers, unordered, and the bytes a batch takes
+// to write them all (an upper bound); hint sizes the result. It holds the
+// read lock collectChunk keys at a time.
+func (x *index) collect(upTo uint64, hint int) ([]written, int) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make([]written, 0, min(hint, len(x.m)))
+	size, n := 0, 0
+	for key, list := range x.m {
+		if r, ok := newest(list, upTo); ok {
+			v := r.l.vals[r.i]
+			out = append(out, written{pre: keyPrefix(key), key: key, r: r})
+			if v.blob == nil {
+				size += deleteBound(len(key))
+			} else {
+				size += setBound(len(key), len(v.blob))
+			}
+		}
+		if n++; n%collectChunk == 0 {
+			x.mu.RUnlock()
+			x.mu.RLock()
+		}
 	}
-	minSeq := layers[0].seq
+	return out, size
+}
+
+// dropNewest removes layers (the newest held, in push order) from every
+// list, starts a new epoch and returns it.
+func (x *index) dropNewest(layers []*diff) uint64 {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if len(layers) == 0 {
+		return x.epoch
+	}
+	minSeq := layers[0].seq
 	x.epoch++
 	for _, l := range layers {
 		for key := range l.items {
@@ -110,6 +149,7 @@ func (x *index) dropNewest(layers []*diff) {
 			}
 		}
 	}
+	return x.epoch
 }
 
 // newest returns the newest write with block <= upTo in list.
@@ -157,6 +197,3 @@ func (x *index) find(v *view, key []byte) (value, bool) {
 	}
 	return v.walk(key, n)
 }
-
-// current is the epoch; the writer reads it without locking.
-func (x *index) current() uint64 { return x.epoch }

@@ -187,6 +187,18 @@ func runModel(t *testing.T, seed uint64, cacheBytes, steps int, walkOnly bool) {
 			if rng.IntN(3) == 0 {
 				push()
 			}
+			if rng.IntN(4) == 0 && m.head > upTo {
+				// In flight, an unwind that would drop layers is refused
+				// and changes nothing; so is a second flush.
+				to := upTo + uint64(rng.IntN(int(m.head-upTo)))
+				if err := d.Unwind(to); !errors.Is(err, ErrFlushInFlight) {
+					t.Fatalf("step %d: unwind to %d in flight: %v", step, to, err)
+				}
+				if _, err := d.Flush(pdb.NewBatch(), upTo); !errors.Is(err, ErrFlushInFlight) {
+					t.Fatalf("step %d: second flush in flight: %v", step, err)
+				}
+				check(step, what+" unwind refused")
+			}
 			if rng.IntN(12) == 0 {
 				what += " aborted"
 				b.Close()
