@@ -31,7 +31,13 @@ type Store struct {
 	fs      vfs.FS
 	histDir string
 
-	writeMu sync.Mutex // serialises Ingest, Unwind, LoadGenesis, flushes and pruning
+	writeMu sync.Mutex // serialises Ingest, Unwind, LoadGenesis and pruning
+
+	// the background flush of the disk layer (flush.go)
+	flushMu   sync.Mutex // held while a flush runs; Unwind waits on it
+	flushing  atomic.Bool
+	flushReq  chan uint64
+	flushDone chan struct{}
 
 	head   atomic.Pointer[history.Head] // nil while empty
 	oldest atomic.Uint64                // the oldest block whose state is held
@@ -95,6 +101,7 @@ func Open(dir string, cfg Config, log *slog.Logger) (*Store, error) {
 		s.closeAll()
 		return nil, err
 	}
+	s.startFlusher()
 	return s, nil
 }
 
@@ -178,6 +185,10 @@ func (s *Store) Close() error {
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if s.flushReq != nil {
+		close(s.flushReq)
+		<-s.flushDone
+	}
 	return s.closeAll()
 }
 

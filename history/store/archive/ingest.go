@@ -120,7 +120,7 @@ func (s *Store) commitBlock(u *history.BlockUpdate, c *change, hash [32]byte, wi
 // aggregated flush of the oldest layers and the recent tier's pruning.
 func (s *Store) afterCommit() error {
 	defer s.usage.since("flush and prune", time.Now())
-	if err := s.maybeFlush(); err != nil {
+	if err := s.requestFlush(); err != nil {
 		return err
 	}
 	return s.maybePrune()

@@ -13,6 +13,8 @@ import (
 func (s *Store) Unwind(n uint64) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.flushMu.Lock() // a flush in flight ends first; none starts meanwhile
+	defer s.flushMu.Unlock()
 	if err := s.writeErr(); err != nil {
 		return err
 	}
