@@ -38,7 +38,7 @@ func DefaultConfig() Config {
 	return Config{
 		Recent:          18000,
 		BlocksPerFile:   512,
-		FullEvery:       8,
+		FullEvery:       16,
 		Layers:          64,
 		FlushEvery:      64,
 		BlockCacheBytes: 512 << 20,
