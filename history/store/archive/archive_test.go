@@ -52,6 +52,7 @@ func TestEveryBlockMatchesTheModel(t *testing.T) {
 		for n := uint64(0); n <= 60; n++ {
 			historytest.CheckState(t, s, g, n)
 		}
+		s.settle() // the background flush asked for last has ended
 		u := s.Usage()
 		require.Positive(t, u.Flushes, "the disk layer was flushed")
 		require.Positive(t, u.HistoryEntries-u.FullEntries, "some versions are diffs")
