@@ -127,20 +127,16 @@ var (
 // backend resolves blocks and states for the namespaces.
 type backend struct {
 	cfg     Config
-	permits chan struct{}
+	permits *fairPermits // proofs built at once, shared fairly between connections
 	heavy   *limiter   // block re-executions
 	dbget   *limiter   // debug_dbGet
 	nodes   *nodeIndex // trie nodes by hash, for debug_dbGet
 }
 
-// acquire takes a proof permit, waiting while all are in use.
+// acquire takes a proof permit for the request's connection, waiting
+// while all are in use (fairPermits decides who goes next).
 func (b *backend) acquire(ctx context.Context) (func(), error) {
-	select {
-	case b.permits <- struct{}{}:
-		return func() { <-b.permits }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return b.permits.acquire(ctx, callerKey(ctx))
 }
 
 // number resolves a block number or tag to a held block number:

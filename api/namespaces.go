@@ -60,7 +60,7 @@ func NewAPIs(cfg Config) ([]rpc.API, error) {
 	cfg.Reader = notingReader{Reader: cfg.Reader, idx: nodes}
 	b := &backend{
 		cfg:     cfg,
-		permits: make(chan struct{}, cfg.ProofConcurrency),
+		permits: newFairPermits(cfg.ProofConcurrency),
 		heavy:   newLimiter(cfg.HeavyConcurrency, cfg.HeavyTimeout, cfg.DebugMetrics),
 		dbget:   newLimiter(cfg.DbGetConcurrency, cfg.HeavyTimeout, cfg.DebugMetrics),
 		nodes:   nodes,
