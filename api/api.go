@@ -128,9 +128,9 @@ var (
 type backend struct {
 	cfg     Config
 	permits *fairPermits // proofs built at once, shared fairly between connections
-	heavy   *limiter   // block re-executions
-	dbget   *limiter   // debug_dbGet
-	nodes   *nodeIndex // trie nodes by hash, for debug_dbGet
+	heavy   *limiter     // block re-executions
+	dbget   *limiter     // debug_dbGet
+	nodes   *nodeIndex   // trie nodes by hash, for debug_dbGet
 }
 
 // acquire takes a proof permit for the request's connection, waiting
