@@ -1,16 +1,5 @@
 package segment
 
-import "encoding/binary"
-
-// blockLoc is where a block's record is in its file.
-type blockLoc struct {
-	off   int64  // the record's first byte
-	plen  uint32 // payload length
-	nkeys uint32 // key count
-}
-
-func (b blockLoc) end() int64 { return b.off + recSize(b.plen, b.nkeys) }
-
 // memEntry is one key of the open file, in append order.
 type memEntry struct {
 	key   uint64
@@ -55,23 +44,8 @@ func (a *activeFile) last() uint64 { return a.first + uint64(len(a.blocks)) - 1 
 // full reports whether the file holds its capacity.
 func (a *activeFile) full() bool { return uint64(len(a.blocks)) >= uint64(a.capacity) }
 
-// add records the next block, at loc, with its keys as its record encodes
-// them (recEntrySize each), as a scan reads them.
-func (a *activeFile) add(loc blockLoc, keys []byte) {
-	delta := a.next(loc)
-	for i := range int(loc.nkeys) {
-		b := keys[i*recEntrySize:]
-		a.addEntry(memEntry{
-			key:   binary.LittleEndian.Uint64(b),
-			delta: delta,
-			off:   binary.LittleEndian.Uint32(b[8:]),
-			len:   binary.LittleEndian.Uint32(b[12:]),
-		})
-	}
-}
-
 // addEntries records the next block, at loc, with keys as Append was given
-// them.
+// them (or a scan decoded them).
 func (a *activeFile) addEntries(loc blockLoc, keys []Entry) {
 	delta := a.next(loc)
 	for _, k := range keys {

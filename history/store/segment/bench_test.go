@@ -61,13 +61,17 @@ func BenchmarkAppendSync(b *testing.B) {
 func BenchmarkSealIndex(b *testing.B) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	a := newActiveFile("x", 0, 512, nil, false)
-	keys := make([]byte, 3765*recEntrySize)
-	for n := range 512 {
-		for i := range 3765 {
-			copy(keys[i*recEntrySize:], appendRecord(nil, 0, nil, []Entry{{Key: rng.Uint64()}})[recHeaderSize:])
+	keys := make([]Entry, 3765)
+	p := make([]byte, 300<<10)
+	for range 512 {
+		off := uint32(0)
+		for i := range keys {
+			keys[i] = Entry{Key: rng.Uint64(), Off: off, Len: 80}
+			off += 80
 		}
-		a.add(blockLoc{off: a.end, plen: 300 << 10, nkeys: 3765}, keys)
-		_ = n
+		_, loc := appendRecord(nil, 0, p, keys)
+		loc.off = a.end
+		a.addEntries(loc, keys)
 	}
 	b.ResetTimer()
 	for range b.N {
@@ -92,7 +96,7 @@ func BenchmarkLookup(b *testing.B) {
 	keys := make([]Entry, perBlock)
 	for n := uint64(0); n < files*bpf+bpf/2; n++ {
 		for i := range keys {
-			keys[i] = Entry{Key: rng.Uint64(), Off: uint32(i), Len: 8}
+			keys[i] = Entry{Key: rng.Uint64(), Off: uint32(i) * 8, Len: 8} // contiguous
 			all = append(all, kb{keys[i].Key, n})
 		}
 		if err := l.Append(n, p, keys); err != nil {
@@ -174,4 +178,44 @@ func BenchmarkRoll(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(worst.Microseconds())/1000, "max-ms/roll")
+}
+
+// BenchmarkLookupFull looks up keys of full blocks (3,765 contiguous
+// entries of 60-90 bytes, as a history record's) in 4 sealed files of 32
+// blocks, after the block before the key's: the key's own file, where a
+// hit reads a chunk of the index and then, from the .seg, the entry
+// lengths of the key's group in its block's record.
+func BenchmarkLookupFull(b *testing.B) {
+	const files, bpf, perBlock = 4, 32, 3765
+	l := mustOpen(b, Options{Dir: b.TempDir(), BlocksPerFile: bpf, NoSync: true})
+	defer l.Close()
+	rng := rand.New(rand.NewPCG(6, 6))
+	var all []Loc
+	var keys []uint64
+	for n := uint64(0); n <= files*bpf; n++ {
+		ents := make([]Entry, perBlock)
+		off := uint32(0)
+		for i := range ents {
+			ln := 60 + rng.Uint32N(31)
+			ents[i] = Entry{Key: rng.Uint64(), Off: off, Len: ln}
+			off += ln
+			if n > 0 && n < files*bpf {
+				all = append(all, Loc{Block: n, Off: ents[i].Off, Len: ln})
+				keys = append(keys, ents[i].Key)
+			}
+		}
+		if err := l.Append(n, make([]byte, off), ents); err != nil {
+			b.Fatal(err)
+		}
+	}
+	l.waitSeal()
+	r := rand.New(rand.NewPCG(7, 7))
+	b.ResetTimer()
+	for range b.N {
+		i := r.IntN(len(all))
+		loc, ok, err := l.Lookup(keys[i], all[i].Block-1)
+		if err != nil || !ok || loc != all[i] {
+			b.Fatalf("lookup %#x: %v %v %v, want %v", keys[i], loc, ok, err, all[i])
+		}
+	}
 }

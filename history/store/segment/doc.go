@@ -7,10 +7,22 @@
 //
 // Layout of Dir, files named by their first block (%020d):
 //   - NNN.seg: a file header, then one record per block, consecutive: a
-//     header (CRC-32C, lengths, block number, magic), the payload, the
-//     record's keys. The format is in record.go.
+//     header (CRC-32C, lengths, block number, flags, magic), the payload,
+//     the record's entry table: its keys and, for entries contiguous in
+//     the payload (a history record's), just their lengths as uvarints
+//     (about 9 bytes per entry), else offsets and lengths (16). The format
+//     is in record.go.
 //   - NNN.idx: the index of a sealed .seg: its block table, its keys
-//     sorted, a bloom filter, checksums. The format is in index.go.
+//     sorted (each a difference from its chunk's first key and its ordinal
+//     in the file, about 10 bytes; the entry's offset and length are read
+//     from its record's entry table), a bloom filter, checksums: about 11.3
+//     bytes per key for full blocks. The format is in index.go.
+//
+// Both files carry their format version in their magic (version 2; version
+// 1 stored 16 bytes per entry in the .seg and 20 more in the .idx). Nothing
+// of version 1 ever shipped, so there is no migration: Open refuses a .seg
+// of another version (a *CorruptError naming it), and rebuilds an .idx of
+// another version from its .seg.
 //   - NNN.idx.tmp: an index being written (removed by Open); LOCK: held by
 //     the open Log.
 //
@@ -66,9 +78,10 @@
 //     a failed Append leaves nothing visible. The first failed write, sync,
 //     rename or removal is latched: later writes are refused, reads go on.
 //   - Read checks a record against its checksum; an index chunk is checked
-//     against its checksum when a lookup reads it. Nothing here panics on
-//     bytes read from disk.
+//     against its checksum when a lookup reads it, and the entry length a
+//     lookup then reads from a record is checked against its payload.
+//     Nothing here panics on bytes read from disk.
 //   - A reader never sees a closed file (files are reference-counted) nor
-//     bytes changed under it (TruncateAfter bumps an epoch first; the read
-//     starts over).
+//     bytes changed under it (TruncateAfter bumps an epoch first; the read,
+//     or the lookup, starts over).
 package segment

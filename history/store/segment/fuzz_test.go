@@ -40,6 +40,11 @@ func FuzzOpen(f *testing.F) {
 		{0, seg4}, {0, seg0}, {0, seg0[:len(seg0)/2]}, {0, seg0[:fileHeaderSize+3]}, {0, nil},
 		{1, idx0}, {1, idx0[:len(idx0)-1]}, {1, idx0[:idxHeaderSize]}, {1, []byte("strIDX")},
 		{2, seg4}, {2, seg4[:len(seg4)-7]}, {2, append(bytes.Clone(seg4), seg4[fileHeaderSize:]...)},
+		// Format version 2: another version's files, an index cut inside
+		// its chunks and at its meta section's end.
+		{0, withVersion(seg0, 1)}, {2, withVersion(seg4, 1)}, {2, withVersion(seg4, 3)},
+		{1, append([]byte("strIDX\x00\x01"), idx0[8:]...)},
+		{1, idx0[:len(idx0)-5]}, {1, idx0[:len(idx0)/2]},
 	} {
 		f.Add(append([]byte{s.mode}, s.b...))
 	}

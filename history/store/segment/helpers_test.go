@@ -44,9 +44,16 @@ func (g *gen) block(n uint64) rec {
 	// The first 16 bytes name the block, so a read of the wrong block shows.
 	copy(p, fmt.Sprintf("block%011d", n))
 	keys := make([]Entry, g.nkeys)
+	// Half the blocks' entries are contiguous (a history record's are), the
+	// others anywhere in the payload: the record's two forms.
+	contig, coff := g.rng.IntN(2) == 0, 0
 	for i := range keys {
 		off := g.rng.IntN(size)
 		ln := g.rng.IntN(size - off + 1)
+		if contig {
+			off, ln = coff, g.rng.IntN((size-coff)/(g.nkeys-i)+1)
+			coff += ln
+		}
 		key := g.rng.Uint64()
 		if g.rng.IntN(8) == 0 {
 			key = g.shared[g.rng.IntN(len(g.shared))]

@@ -202,14 +202,16 @@ func (l *Log) Append(block uint64, payload []byte, keys []Entry) error {
 		return fmt.Errorf("segment: %s: a file holds at most %d keys", what, maxFileKeys)
 	}
 
-	l.buf = appendRecord(l.buf[:0], block, payload, keys)
+	var loc blockLoc
+	l.buf, loc = appendRecord(l.buf[:0], block, payload, keys)
 	rec := l.buf
 	if a != nil && !a.full() {
 		if err := a.seg.writeAt(rec, a.end); err != nil {
 			return l.fail(what, err)
 		}
 		l.mu.Lock()
-		a.addEntries(blockLoc{off: a.end, plen: uint32(len(payload)), nkeys: uint32(len(keys))}, keys)
+		loc.off = a.end
+		a.addEntries(loc, keys)
 		l.mu.Unlock()
 		l.appended.Add(1)
 		return nil
@@ -238,7 +240,8 @@ func (l *Log) Append(block uint64, payload []byte, keys []Entry) error {
 	if err != nil {
 		return l.fail(what, err)
 	}
-	na.addEntries(blockLoc{off: fileHeaderSize, plen: uint32(len(payload)), nkeys: uint32(len(keys))}, keys)
+	loc.off = fileHeaderSize
+	na.addEntries(loc, keys)
 	l.mu.Lock()
 	if a != nil {
 		l.closing = a // served from its keys in memory until sealed

@@ -77,7 +77,7 @@ func (l *Log) readRecord(block uint64, part bool, off, n uint32) ([]byte, recRef
 			}
 			buf, at = make([]byte, n), at+recHeaderSize+int64(off)
 		} else {
-			buf = make([]byte, recSize(r.loc.plen, r.loc.nkeys))
+			buf = make([]byte, r.loc.size())
 		}
 		err = r.h.readAt(buf, at)
 		r.h.release()
@@ -125,16 +125,38 @@ func (l *Log) Lookup(key uint64, after uint64) (Loc, bool, error) {
 	if after == math.MaxUint64 {
 		return Loc{}, false, nil
 	}
+	for {
+		loc, ok, epoch, err := l.lookup(key, after)
+		// A sealed file's entry is read from its .seg, which TruncateAfter
+		// may cut in place (see the top of this file): start over.
+		if l.epoch.Load() != epoch {
+			continue
+		}
+		return loc, ok, err
+	}
+}
+
+func (l *Log) lookup(key uint64, after uint64) (Loc, bool, uint64, error) {
 	l.mu.RLock()
+	epoch := l.epoch.Load()
 	if l.closed.Load() {
 		l.mu.RUnlock()
-		return Loc{}, false, ErrClosed
+		return Loc{}, false, epoch, ErrClosed
 	}
-	sealed := l.sealed
-	i := sort.Search(len(sealed), func(i int) bool { return sealed[i].last() > after })
-	sealed = sealed[i:]
-	for _, f := range sealed {
+	// The sealed files past after whose bloom filter lets key through
+	// (the filters are in memory: a file that rules key out costs no
+	// read, nor a reference).
+	all := l.sealed
+	i := sort.Search(len(all), func(i int) bool { return all[i].last() > after })
+	var buf [8]*sealedFile
+	sealed := buf[:0]
+	for _, f := range all[i:] {
+		if f.nentries == 0 || !f.bloom.mayContain(key) {
+			continue
+		}
 		f.idx.acquire()
+		f.seg.acquire() // an entry's offset and length are in its record
+		sealed = append(sealed, f)
 	}
 	// The files with keys in memory (the one being sealed, the open one)
 	// are searched now, in the same view: their blocks follow every sealed
@@ -151,16 +173,17 @@ func (l *Log) Lookup(key uint64, after uint64) (Loc, bool, error) {
 	defer func() {
 		for _, f := range sealed {
 			f.idx.release()
+			f.seg.release()
 		}
 	}()
 	for _, f := range sealed {
 		loc, ok, err := f.lookup(key, after)
 		if err != nil {
-			return Loc{}, false, fmt.Errorf("segment: lookup %#x after block %d: %w", key, after, err)
+			return Loc{}, false, epoch, fmt.Errorf("segment: lookup %#x after block %d: %w", key, after, err)
 		}
 		if ok {
-			return loc, true, nil
+			return loc, true, epoch, nil
 		}
 	}
-	return aloc, aok, nil
+	return aloc, aok, epoch, nil
 }

@@ -268,6 +268,9 @@ func (l *Log) recoverTail(h *handle, first uint64) (*activeFile, error) {
 		}
 	}
 	hfirst, capacity, ok := decodeFileHeader(hdr)
+	if v := otherVersion(hdr); v != 0 {
+		return nil, versionError(h.name, v)
+	}
 	if !ok {
 		// A torn header: the file was created and nothing of it synced
 		// (a sync covers the header with the records).
@@ -282,8 +285,8 @@ func (l *Log) recoverTail(h *handle, first uint64) (*activeFile, error) {
 		return nil, corrupt(h.name, 8, "the header says the file starts at block %d", hfirst)
 	}
 	a := newActiveFile(h.name, first, capacity, h, true)
-	end, stop, err := scanRecords(h, size, first, capacity, func(_ uint64, off int64, plen uint32, keys []byte) bool {
-		a.add(blockLoc{off: off, plen: plen, nkeys: uint32(len(keys) / recEntrySize)}, keys)
+	end, stop, err := scanRecords(h, size, first, capacity, func(_ uint64, loc blockLoc, ents []Entry) bool {
+		a.addEntries(loc, ents)
 		return true
 	})
 	if err != nil {
@@ -342,6 +345,8 @@ func (l *Log) loadSealedFrom(seg *handle, first uint64, hasIdx bool) (*sealedFil
 	}
 	hfirst, capacity, ok := decodeFileHeader(hdr)
 	switch {
+	case otherVersion(hdr) != 0:
+		return nil, versionError(seg.name, otherVersion(hdr))
 	case !ok:
 		return nil, corrupt(seg.name, 0, "bad file header")
 	case hfirst != first:
@@ -370,8 +375,8 @@ func (l *Log) loadSealedFrom(seg *handle, first uint64, hasIdx bool) (*sealedFil
 
 	// Rebuild the index: every record read and checked.
 	a := newActiveFile(seg.name, first, capacity, seg, false)
-	end, stop, err := scanRecords(seg, size, first, capacity, func(_ uint64, off int64, plen uint32, keys []byte) bool {
-		a.add(blockLoc{off: off, plen: plen, nkeys: uint32(len(keys) / recEntrySize)}, keys)
+	end, stop, err := scanRecords(seg, size, first, capacity, func(_ uint64, loc blockLoc, ents []Entry) bool {
+		a.addEntries(loc, ents)
 		return true
 	})
 	if err != nil {

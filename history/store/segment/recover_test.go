@@ -42,7 +42,10 @@ func recovered(t *testing.T) (Options, *model, *gen) {
 }
 
 // record is the record Append writes for r as block n.
-func record(n uint64, r rec) []byte { return appendRecord(nil, n, r.payload, r.keys) }
+func record(n uint64, r rec) []byte {
+	b, _ := appendRecord(nil, n, r.payload, r.keys)
+	return b
+}
 
 // TestTornTail: whatever a crash left at the end of the last file is cut,
 // reported, and the blocks before it kept.
@@ -86,7 +89,7 @@ func TestTornTail(t *testing.T) {
 		}},
 		{name: "every record bad: the sealed file before is the open one", reason: "bad record header", block: 8, tamper: func(o Options, m *model, g *gen) {
 			b := readFile(t, o.FS, last)
-			b[fileHeaderSize+20] ^= 1 // block 8's magic
+			b[fileHeaderSize+28] ^= 1 // block 8's magic
 			writeFile(t, o.FS, last, b)
 			m.truncateAfter(7)
 		}},
@@ -152,14 +155,14 @@ func TestSealedCorruption(t *testing.T) {
 	}{
 		{name: "index missing", rebuilt: true, tamper: func(fs vfs.FS, _ *model) { require.NoError(t, fs.Remove(idx4)) }},
 		{name: "index header flipped", rebuilt: true, tamper: func(fs vfs.FS, _ *model) { flip(t, fs, idx4, 17) }},
-		{name: "index bloom flipped", rebuilt: true, tamper: func(fs vfs.FS, _ *model) { flip(t, fs, idx4, idxHeaderSize+4*idxBlockSize+20) }},
+		{name: "index bloom flipped", rebuilt: true, tamper: func(fs vfs.FS, _ *model) { flip(t, fs, idx4, idxHeaderSize+4*idxBlockSize+idxChunkSize+20) }},
 		{name: "index short", rebuilt: true, tamper: func(fs vfs.FS, _ *model) {
 			b := readFile(t, fs, idx4)
 			writeFile(t, fs, idx4, b[:len(b)-1])
 		}},
 		{name: "record flipped, index valid", readErr: 5, tamper: func(fs vfs.FS, m *model) {
 			b4 := m.blocks[4]
-			flip(t, fs, seg4, fileHeaderSize+int(recSize(uint32(len(b4.payload)), uint32(len(b4.keys))))+recHeaderSize+2)
+			flip(t, fs, seg4, fileHeaderSize+len(record(4, b4))+recHeaderSize+2)
 		}},
 		{name: "record flipped, index missing", openErr: "00000000000000000004.seg", tamper: func(fs vfs.FS, _ *model) {
 			require.NoError(t, fs.Remove(idx4))
@@ -204,7 +207,7 @@ func TestSealedCorruption(t *testing.T) {
 					require.True(t, errors.As(err, &ce), "%v", err)
 					require.Equal(t, "00000000000000000004.seg", ce.File)
 					b4 := m.blocks[4]
-					require.Equal(t, fileHeaderSize+recSize(uint32(len(b4.payload)), uint32(len(b4.keys))), ce.Offset)
+					require.Equal(t, int64(fileHeaderSize+len(record(4, b4))), ce.Offset)
 				}
 				return
 			}

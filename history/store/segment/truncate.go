@@ -152,11 +152,11 @@ func (l *Log) reopenSealed(f *sealedFile, block uint64) (*activeFile, error) {
 	}
 	h := newHandle(file, f.name)
 	a := newActiveFile(f.name, f.first, f.capacity, h, true)
-	end, stop, err := scanRecords(h, f.segBytes, f.first, f.capacity, func(b uint64, off int64, plen uint32, keys []byte) bool {
+	end, stop, err := scanRecords(h, f.segBytes, f.first, f.capacity, func(b uint64, loc blockLoc, ents []Entry) bool {
 		if b > block {
 			return false
 		}
-		a.add(blockLoc{off: off, plen: plen, nkeys: uint32(len(keys) / recEntrySize)}, keys)
+		a.addEntries(loc, ents)
 		return true
 	})
 	if err == nil && stop != nil {

@@ -157,7 +157,7 @@ func TestPruneWhileReading(t *testing.T) {
 	require.NoError(t, l.TruncateAfter(6))
 
 	for _, r := range []recRef{pruned, cut} {
-		buf := make([]byte, recSize(r.loc.plen, r.loc.nkeys))
+		buf := make([]byte, r.loc.size())
 		require.NoError(t, r.h.readAt(buf, r.loc.off))
 		r.h.release()
 	}
