@@ -2,6 +2,7 @@ package history
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -67,6 +68,19 @@ type BlockUpdate struct {
 	// can then write the update without reading the parent state, so many
 	// such blocks commit in one batch (catch-up replay produces them).
 	NodesComplete bool
+}
+
+// Check refuses an update no head can take: one without a header (the
+// error starts with what), or whose transactions and receipts do not pair
+// up. Every store runs it before anything else.
+func (u *BlockUpdate) Check(what string) error {
+	if u == nil || u.Header == nil || u.Header.Number == nil {
+		return fmt.Errorf("%s: update without header", what)
+	}
+	if u.Transactions != nil && u.Receipts != nil && len(u.Transactions) != len(u.Receipts) {
+		return fmt.Errorf("ingest block %d: %d transactions but %d receipts", u.Number(), len(u.Transactions), len(u.Receipts))
+	}
+	return nil
 }
 
 // Number is the block number of the update.

@@ -41,7 +41,7 @@ func (s *Store) ingestBatch(ctx context.Context, us []*history.BlockUpdate) erro
 	fresh := make([]freshNode, 0, countNodes(us))
 	ingested := s.bytes.ingested.Load()
 	for _, u := range us {
-		if err := checkUpdate(u, "ingest batch"); err != nil {
+		if err := u.Check("ingest batch"); err != nil {
 			return err
 		}
 		n := u.Number()

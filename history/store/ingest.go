@@ -22,7 +22,7 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 }
 
 func (s *Store) ingest(ctx context.Context, u *history.BlockUpdate) error {
-	if err := checkUpdate(u, "ingest"); err != nil {
+	if err := u.Check("ingest"); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -97,19 +97,6 @@ func classifyIngest(err error) error {
 		return err
 	}
 	return history.Critical(err)
-}
-
-// checkUpdate refuses an update no head can take: one without a header
-// (the error starts with what), or whose transactions and receipts do not
-// pair up.
-func checkUpdate(u *history.BlockUpdate, what string) error {
-	if u == nil || u.Header == nil || u.Header.Number == nil {
-		return fmt.Errorf("%s: update without header", what)
-	}
-	if u.Transactions != nil && u.Receipts != nil && len(u.Transactions) != len(u.Receipts) {
-		return fmt.Errorf("ingest block %d: %d transactions but %d receipts", u.Number(), len(u.Transactions), len(u.Receipts))
-	}
-	return nil
 }
 
 // lockWrites takes the lock that serialises everything that moves the head

@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -391,5 +390,3 @@ func headAccount(src headSource, addrHash common.Hash) (*types.StateAccount, err
 	}
 	return acc, nil
 }
-
-var errNoNode = errors.New("node not held")

@@ -2,7 +2,6 @@ package archive
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,11 +18,8 @@ import (
 // publishes the head. On any error before the commit nothing of u is
 // visible; a write the disk failed is latched.
 func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
-	if u == nil || u.Header == nil || u.Header.Number == nil {
-		return errors.New("ingest: update without header")
-	}
-	if u.Transactions != nil && u.Receipts != nil && len(u.Transactions) != len(u.Receipts) {
-		return fmt.Errorf("ingest block %d: %d transactions but %d receipts", u.Number(), len(u.Transactions), len(u.Receipts))
+	if err := u.Check("ingest"); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -14,6 +15,10 @@ import (
 // a longer chain means a corrupt log (diffs chain strictly forward in
 // blocks and a full copy ends a hot node's chain within FullEvery steps).
 const maxChain = 1 << 12
+
+// errNoNode: the history log holds no version of a node a past state
+// needs (pruned, or a corrupt log).
+var errNoNode = errors.New("node not held")
 
 // pastNodes is the trie database of the state at one past block.
 type pastNodes struct {

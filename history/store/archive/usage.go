@@ -1,12 +1,9 @@
 package archive
 
 import (
-	"context"
 	"maps"
 	"sync"
 	"time"
-
-	"github.com/strata-chain/strata/history"
 )
 
 // Usage is what the store has written since it opened, by line, for the
@@ -101,13 +98,4 @@ func (u *usage) since(phase string, t time.Time) time.Time {
 	now := time.Now()
 	u.phase(phase, now.Sub(t))
 	return now
-}
-
-// Compact compacts Pebble's whole key space (a benchmark settles the LSM
-// after a bulk genesis load before it measures ingest).
-func (s *Store) Compact() error {
-	if s.closed.Load() {
-		return history.ErrClosed
-	}
-	return s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true)
 }
