@@ -13,7 +13,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/ethdb/memorydb"
 	"github.com/ethereum/go-ethereum/trie"
 
 	"github.com/strata-chain/strata/history"
@@ -256,20 +255,11 @@ func sampleProof(rng *rand.Rand, src RecordedChain, t TierStatus, nblocks, oldes
 // proveAt opens block n's state, proves the account and verifies the proof
 // against the block's root.
 func proveAt(s history.Reader, n uint64, addrHash common.Hash) error {
-	st, err := s.StateAt(n)
+	proof, root, err := proveAccount(s, n, addrHash)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	tr, err := trie.New(trie.StateTrieID(st.Root()), st.Nodes())
-	if err != nil {
-		return err
-	}
-	proof := memorydb.New()
-	if err := tr.Prove(addrHash[:], proof); err != nil {
-		return err
-	}
-	_, err = trie.VerifyProof(st.Root(), addrHash[:], proof)
+	_, err = trie.VerifyProof(root, addrHash[:], proof)
 	return err
 }
 

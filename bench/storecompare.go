@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
-	"sort"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -215,7 +216,7 @@ func measureEngineProofs(ctx context.Context, cfg StoreCompareConfig, dst StoreE
 			return Summary{}, 0, err
 		}
 		t := time.Now()
-		proof, err := proveAccount(dst, b, addrHash)
+		proof, _, err := proveAccount(dst, b, addrHash)
 		if err != nil {
 			return Summary{}, 0, fmt.Errorf("prove %s at block %d: %w", addrHash, b, err)
 		}
@@ -228,19 +229,19 @@ func measureEngineProofs(ctx context.Context, cfg StoreCompareConfig, dst StoreE
 }
 
 // proveAccount opens block b's state and proves addrHash in its account
-// trie, as eth_getProof does.
-func proveAccount(dst history.Reader, b uint64, addrHash common.Hash) (*memorydb.Database, error) {
+// trie, as eth_getProof does; root is the root the state claims.
+func proveAccount(dst history.Reader, b uint64, addrHash common.Hash) (proof *memorydb.Database, root common.Hash, err error) {
 	st, err := dst.StateAt(b)
 	if err != nil {
-		return nil, err
+		return nil, common.Hash{}, err
 	}
 	defer st.Close()
 	tr, err := trie.New(trie.StateTrieID(st.Root()), st.Nodes())
 	if err != nil {
-		return nil, err
+		return nil, common.Hash{}, err
 	}
-	proof := memorydb.New()
-	return proof, tr.Prove(addrHash[:], proof)
+	proof = memorydb.New()
+	return proof, st.Root(), tr.Prove(addrHash[:], proof)
 }
 
 // dirBytes is the size of the files under dir.
@@ -263,7 +264,7 @@ func printStoreTable(out io.Writer, cfg StoreCompareConfig, runs map[string][]en
 	for _, e := range cfg.Engines {
 		names = append(names, e.Name)
 	}
-	fmt.Fprintf(out, "| figure | %s |\n|---|%s\n", join(names, " | "), repeatStr("---|", len(names)))
+	fmt.Fprintf(out, "| figure | %s |\n|---|%s\n", strings.Join(names, " | "), strings.Repeat("---|", len(names)))
 	row := func(label string, f func(r engineRun) float64, format string) {
 		cells := make([]string, len(names))
 		for i, n := range names {
@@ -273,7 +274,7 @@ func printStoreTable(out io.Writer, cfg StoreCompareConfig, runs map[string][]en
 			}
 			cells[i] = fmt.Sprintf(format, medianF(vals))
 		}
-		fmt.Fprintf(out, "| %s | %s |\n", label, join(cells, " | "))
+		fmt.Fprintf(out, "| %s | %s |\n", label, strings.Join(cells, " | "))
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	perFull := func(v float64, r engineRun) float64 { return v / float64(max(r.fullBlocks, 1)) }
@@ -302,22 +303,13 @@ func printStoreTable(out io.Writer, cfg StoreCompareConfig, runs map[string][]en
 			}
 		}
 	}
-	for _, k := range sortedKeys(lines) {
+	for _, k := range slices.Sorted(maps.Keys(lines)) {
 		row("written per block, "+k+" (KB)", func(r engineRun) float64 { return float64(r.lines[k]) / float64(r.blocks) / 1e3 }, "%.1f")
 		row("written per full block, "+k+" (KB)", func(r engineRun) float64 { return perFull(float64(r.fullLines[k]), r) / 1e3 }, "%.1f")
 	}
-	for _, k := range sortedKeys(phases) {
+	for _, k := range slices.Sorted(maps.Keys(phases)) {
 		row("ingest time per full block, "+k+" (ms)", func(r engineRun) float64 { return perFull(ms(r.fullPhases[k]), r) }, "%.2f")
 	}
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func medianF(v []float64) float64 {
@@ -327,25 +319,6 @@ func medianF(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-func join(s []string, sep string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += sep
-		}
-		out += x
-	}
-	return out
-}
-
-func repeatStr(s string, n int) string {
-	out := ""
-	for i := 0; i < n; i++ {
-		out += s
-	}
-	return out
 }
 
 // startCPUProfile writes a CPU profile to path until stop.
