@@ -2,8 +2,12 @@ package live
 
 import (
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
+	"unsafe"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // cacheShards spreads the clean cache over independent locks.
@@ -24,27 +28,23 @@ type cache struct {
 	hits, misses atomic.Uint64
 }
 
+// cacheShard is golang-lru's LRU bounded in bytes: it evicts the oldest
+// entries while the bytes exceed the limit. mu also makes fill's check of
+// the disk generation and its insert one step.
 type cacheShard struct {
 	mu    sync.Mutex
-	m     map[string]*centry
-	lru   centry // sentinel: lru.next is the most recently used
-	bytes int
+	lru   *simplelru.LRU[string, value]
+	bytes int // guarded by mu; kept by add and by the eviction callback
 	limit int
-}
-
-type centry struct {
-	key        string
-	v          value
-	prev, next *centry
 }
 
 func newCache(limit int) *cache {
 	c := &cache{seed: maphash.MakeSeed()}
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.m = make(map[string]*centry)
-		s.lru.prev, s.lru.next = &s.lru, &s.lru
 		s.limit = max(limit/cacheShards, 1)
+		// The count bound is never reached: the byte bound evicts first.
+		s.lru, _ = simplelru.NewLRU(math.MaxInt32, func(k string, v value) { s.bytes -= entrySize(k, v) })
 	}
 	return c
 }
@@ -58,15 +58,15 @@ func (c *cache) get(key []byte) (value, bool) {
 	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.m[string(key)]
+	// The lookup does not keep its key: a string over key's bytes saves a
+	// copy on every read of the hot path.
+	v, ok := s.lru.Get(unsafe.String(unsafe.SliceData(key), len(key)))
 	if !ok {
 		c.misses.Add(1)
 		return value{}, false
 	}
 	c.hits.Add(1)
-	s.unlink(e)
-	s.pushFront(e)
-	return e.v, true
+	return v, true
 }
 
 // fill caches v, read from Pebble for key, if the disk generation is still
@@ -81,15 +81,7 @@ func (c *cache) fill(key []byte, v value, gen uint64, cur *atomic.Uint64) {
 	if cur.Load() != gen {
 		return
 	}
-	if e, ok := s.m[string(key)]; ok {
-		s.set(e, v)
-		return
-	}
-	e := &centry{key: string(key), v: v}
-	s.m[e.key] = e
-	s.pushFront(e)
-	s.bytes += e.size()
-	s.evict()
+	s.add(string(key), v)
 }
 
 // update makes a key Flushed wrote hold its new value if it is cached: v
@@ -98,17 +90,14 @@ func (c *cache) update(key string, v value) {
 	s := c.shard([]byte(key))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.m[key]
-	if !ok {
+	if !s.lru.Contains(key) {
 		return
 	}
 	if v.blob == nil {
-		s.unlink(e)
-		delete(s.m, key)
-		s.bytes -= e.size()
+		s.lru.Remove(key) // the callback takes its bytes off
 		return
 	}
-	s.set(e, v)
+	s.add(key, v)
 }
 
 // size is the bytes the entries take.
@@ -128,40 +117,24 @@ func (c *cache) purge() {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		clear(s.m)
-		s.lru.prev, s.lru.next = &s.lru, &s.lru
-		s.bytes = 0
+		s.lru.Purge()
 		s.mu.Unlock()
 	}
 }
 
-func (e *centry) size() int { return len(e.key) + len(e.v.blob) + cacheOverhead }
+func entrySize(key string, v value) int { return len(key) + len(v.blob) + cacheOverhead }
 
-func (s *cacheShard) set(e *centry, v value) {
-	s.bytes -= e.size()
-	e.v = v
-	s.bytes += e.size()
-	s.unlink(e)
-	s.pushFront(e)
-	s.evict()
-}
-
-func (s *cacheShard) evict() {
-	for s.bytes > s.limit && s.lru.prev != &s.lru {
-		e := s.lru.prev
-		s.unlink(e)
-		delete(s.m, e.key)
-		s.bytes -= e.size()
+// add sets key to v as the most recently used entry and evicts the oldest
+// while the shard is over its bytes. Called with mu held.
+func (s *cacheShard) add(key string, v value) {
+	if old, ok := s.lru.Peek(key); ok {
+		s.bytes -= entrySize(key, old)
 	}
-}
-
-func (s *cacheShard) unlink(e *centry) {
-	e.prev.next, e.next.prev = e.next, e.prev
-	e.prev, e.next = nil, nil
-}
-
-func (s *cacheShard) pushFront(e *centry) {
-	e.prev, e.next = &s.lru, s.lru.next
-	s.lru.next.prev = e
-	s.lru.next = e
+	s.lru.Add(key, v)
+	s.bytes += entrySize(key, v)
+	for s.bytes > s.limit {
+		if _, _, ok := s.lru.RemoveOldest(); !ok {
+			break
+		}
+	}
 }
