@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/strata-chain/strata/history"
@@ -59,7 +60,7 @@ func (s *Store) Ingest(ctx context.Context, u *history.BlockUpdate) error {
 // appended and synced (unless the log already holds it, on a replay), the
 // block and head marker committed (withBlock; a replay has them), the
 // layer pushed and the head published.
-func (s *Store) commitBlock(u *history.BlockUpdate, c *change, hash [32]byte, withBlock bool) error {
+func (s *Store) commitBlock(u *history.BlockUpdate, c *change, hash common.Hash, withBlock bool) error {
 	n := u.Number()
 	if _, last, ok := s.hist.Bounds(); !ok || last < n {
 		t := time.Now()
